@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+
+#include "mode.h"
+
+static const char *const mode_names[] = {
+	[CW_MODE_OFF] = "off",
+	[CW_MODE_SAFE] = "safe",
+	[CW_MODE_FAST] = "fast",
+	[CW_MODE_THREADED] = "threaded",
+	[CW_MODE_PIDFD] = "pidfd",
+};
+
+int cw__mode_parse(const char *name, enum cw__mode *mode)
+{
+	for (unsigned i = 0; i < sizeof mode_names / sizeof *mode_names; i++) {
+		if (strcmp(name, mode_names[i]) == 0) {
+			*mode = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *cw__mode_name(enum cw__mode mode)
+{
+	return mode_names[mode];
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CW_REAPER_H
+#define CW_REAPER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include "mode.h"
+#include "table.h"
+
+/* One wait, in waitid(2)'s terms. */
+struct cw__wait {
+	idtype_t idtype; /* P_ALL, P_PID, P_PGID or P_PIDFD */
+	id_t id;
+	int options; /* waitid(2) options, already validated */
+	enum cw__owner as;
+	siginfo_t si;	  /* out */
+	struct rusage ru; /* out */
+};
+
+/* Picks the strategy; returns the mode in effect (pidfd falls back to
+ * threaded where pidfd_open is refused). Never called for off. */
+enum cw__mode cw__reaper_init(enum cw__mode mode);
+bool cw__reaper_sigchld_driven(void);
+/* Whether SIGCHLD reaches the shim's handler (not ignored by the program). */
+void cw__reaper_sigchld_relayed(bool relayed);
+
+/* Bracket every creation of a child: creating() before the kernel call,
+ * created() after it, with the pid or -1 when none was created. */
+void cw__child_creating(void);
+void cw__child_created(pid_t pid, enum cw__owner owner);
+
+/* The pid, 0 (WNOHANG and nothing yet) or -errno. */
+int cw__wait(struct cw__wait *w);
+
+/* The wait(2) status word the kernel builds for this siginfo. */
+int cw__wait_status(const siginfo_t *si);
+
+/* The rusage of children collected but not yet waited for by the program
+ * (fast mode reaps early; getrusage(RUSAGE_CHILDREN) must not show them). */
+void cw__reaper_uncounted(struct rusage *ru);
+
+void cw__reaper_fork_prepare(void);
+void cw__reaper_fork_parent(void);
+void cw__reaper_fork_child(void);
+
+#endif

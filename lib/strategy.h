@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CW_STRATEGY_H
+#define CW_STRATEGY_H
+
+#include <stdbool.h>
+
+#include "table.h"
+
+/*
+ * How a strategy notices exits. Every strategy observes without reaping
+ * where it can (the zombie keeps its pid until the program's wait consumes
+ * it); fast reaps at once and keeps the status.
+ *
+ * All hooks run with the table locked.
+ */
+struct cw__strategy {
+	/* Take charge of a new running child; on success mark it with
+	 * cw__table_watched(). On failure the child stays unwatched and
+	 * blocked waits poll for it instead. */
+	void (*watch)(struct cw__child *c);
+	/* c leaves the running state: release what watch took. */
+	void (*unwatch)(struct cw__child *c);
+	/* Find exits that happened but were not reported yet. */
+	void (*collect)(void);
+	/* In a forked child, before the table is reset. */
+	void (*forked)(void);
+	/* Exits arrive as SIGCHLD, through the shim's handler. */
+	bool sigchld_driven;
+};
+
+extern const struct cw__strategy cw__strategy_safe;
+extern const struct cw__strategy cw__strategy_fast;
+extern const struct cw__strategy cw__strategy_threaded;
+extern const struct cw__strategy cw__strategy_pidfd;
+
+/* Shared by the strategies (reaper.c). */
+void cw__child_exited(struct cw__child *c);
+void cw__child_vanished(struct cw__child *c);
+/* Peek at c's exit without reaping it; marks it exited or vanished. */
+void cw__child_probe(struct cw__child *c);
+/* Probe every running child: the O(n) scan, skipped when no child of the
+ * process is a zombie at all. */
+void cw__collect_scan(void);
+/* Start a thread for the shim's own use: all signals blocked, small stack. */
+int cw__thread_start(void *(*fn)(void *), void *arg);
+
+#endif

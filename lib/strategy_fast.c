@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fast: asyncio's FastChildWatcher. SIGCHLD wakes the waits; one
+ * waitpid(-1)-style sweep reaps whatever exited, at a cost that does not
+ * grow with the number of live children, and keeps each status for
+ * whoever asks for it.
+ */
+#include <errno.h>
+
+#include "strategy.h"
+#include "sys.h"
+
+static void fast_watch(struct cw__child *c)
+{
+	cw__table_watched(c);
+}
+
+static void fast_unwatch(struct cw__child *c)
+{
+	(void)c;
+}
+
+static void fast_forked(void)
+{
+}
+
+/* Reaps one zombie into c; false when it was gone already. */
+static bool collect_one(struct cw__child *c)
+{
+	pid_t pgid = cw__sys_getpgid(c->pid);
+	siginfo_t si = { 0 };
+	struct rusage ru;
+	int r = cw__sys_waitid(P_PID, c->pid, &si, WEXITED | WNOHANG | __WALL,
+			       &ru);
+
+	if (r < 0 || si.si_pid != c->pid)
+		return false;
+	c->code = si.si_code;
+	c->status = si.si_status;
+	c->uid = si.si_uid;
+	c->pgid = pgid;
+	c->ru = ru;
+	cw__table_move(c, CHILD_COLLECTED);
+	return true;
+}
+
+static void fast_collect(void)
+{
+	for (;;) {
+		siginfo_t si = { 0 };
+		struct cw__child *c;
+		/* Peek first: the zombie at the head may belong to a creation
+		 * still under way, whose owner must be known before anyone
+		 * can take it. */
+		int r = cw__sys_waitid(P_ALL, 0, &si,
+				       WEXITED | WNOHANG | WNOWAIT, NULL);
+
+		if (r < 0 || si.si_pid == 0)
+			return;
+		c = cw__table_find(si.si_pid);
+		if (!c || c->state == CHILD_CONSUMED) {
+			if (atomic_load(&cw__table.creating) > 0)
+				return;
+			/* A child the shim never saw created: fast collects
+			 * every child, and keeps it for the program. */
+			c = cw__table_add(si.si_pid, CW_OWNER_PROGRAM, 0);
+			if (!c)
+				return;
+			cw__table_watched(c);
+		}
+		if (!collect_one(c))
+			cw__child_vanished(c);
+	}
+}
+
+const struct cw__strategy cw__strategy_fast = {
+	.watch = fast_watch,
+	.unwatch = fast_unwatch,
+	.collect = fast_collect,
+	.forked = fast_forked,
+	.sigchld_driven = true,
+};

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * threaded: asyncio's ThreadedChildWatcher. A thread per live child sleeps
+ * in a per-pid wait that does not reap, and reports the exit.
+ */
+#include <errno.h>
+#include <stdint.h>
+
+#include "strategy.h"
+#include "sys.h"
+
+_Static_assert(sizeof(uintptr_t) >= 8, "a pid and a generation in a pointer");
+
+static void *child_thread(void *arg)
+{
+	uintptr_t key = (uintptr_t)arg;
+	pid_t pid = (pid_t)(key & 0xffffffff);
+	uint32_t gen = key >> 32;
+	struct cw__child *c;
+	sigset_t saved;
+	siginfo_t si;
+	int r;
+
+	do
+		r = cw__sys_waitid(P_PID, pid, &si,
+				   WEXITED | WNOWAIT | __WALL, NULL);
+	while (r == -EINTR);
+	cw__table_lock(&saved);
+	c = cw__table_find(pid);
+	if (c && c->gen == gen && c->state == CHILD_RUNNING)
+		cw__child_probe(c);
+	cw__table_unlock(&saved);
+	return NULL;
+}
+
+static void threaded_watch(struct cw__child *c)
+{
+	uintptr_t key = (uintptr_t)c->gen << 32 | (uint32_t)c->pid;
+
+	if (cw__thread_start(child_thread, (void *)key) == 0)
+		cw__table_watched(c);
+}
+
+static void threaded_unwatch(struct cw__child *c)
+{
+	/* The thread ends by itself: the child it waits on has exited. */
+	(void)c;
+}
+
+static void threaded_forked(void)
+{
+}
+
+const struct cw__strategy cw__strategy_threaded = {
+	.watch = threaded_watch,
+	.unwatch = threaded_unwatch,
+	.collect = cw__collect_scan,
+	.forked = threaded_forked,
+	.sigchld_driven = false,
+};

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CW_SYS_H
+#define CW_SYS_H
+
+/*
+ * Raw system calls the core needs. They bypass libc (and therefore every
+ * interposer) and return 0 / a value, or -errno; they never touch errno.
+ */
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* waitid(2) as the kernel has it: with the rusage that glibc's wrapper drops. */
+int cw__sys_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
+		   struct rusage *ru);
+int cw__sys_pidfd_open(pid_t pid);
+pid_t cw__sys_gettid(void);
+pid_t cw__sys_getpgid(pid_t pid);
+
+/* Wait while *word == expected; timeout_ms < 0 waits without limit. */
+int cw__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms);
+void cw__futex_wake_all(_Atomic uint32_t *word);
+
+/* Block every signal in the calling thread, keeping the old mask. */
+void cw__signals_block(sigset_t *old);
+void cw__signals_restore(const sigset_t *old);
+/* Whether sig is blocked in the calling thread. */
+int cw__signal_is_blocked(int sig);
+
+/* A descriptor for the shim's own use: close-on-exec, moved out of the low
+ * numbers the program would get next. Consumes fd; returns the new one or
+ * -errno. */
+int cw__fd_park(int fd);
+int cw__sys_close(int fd);
+
+#endif

@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The child table. It is used from waits that a signal handler may make,
+ * so it never calls malloc: entries and buckets come from mmap.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "sys.h"
+#include "table.h"
+
+/* Consumed statuses kept for late waits, oldest dropped first. */
+#define RECORDS_MAX 4096
+#define SLAB_BYTES (64 * 1024)
+#define BUCKETS_MIN 1024
+
+struct cw__table cw__table = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static void *pages_get(size_t bytes)
+{
+	int saved_errno = errno;
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	errno = saved_errno;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void pages_put(void *p, size_t bytes)
+{
+	int saved_errno = errno;
+
+	munmap(p, bytes);
+	errno = saved_errno;
+}
+
+void cw__table_lock(sigset_t *saved)
+{
+	cw__signals_block(saved);
+	pthread_mutex_lock(&cw__table.lock);
+}
+
+void cw__table_unlock(const sigset_t *saved)
+{
+	pthread_mutex_unlock(&cw__table.lock);
+	cw__signals_restore(saved);
+}
+
+void cw__table_changed(void)
+{
+	atomic_fetch_add(&cw__table.seq, 1);
+	cw__futex_wake_all(&cw__table.seq);
+}
+
+static struct cw__list *list_of(enum cw__state state)
+{
+	switch (state) {
+	case CHILD_RUNNING:
+		return &cw__table.running;
+	case CHILD_CONSUMED:
+		return &cw__table.records;
+	default:
+		return &cw__table.ready;
+	}
+}
+
+static void list_append(struct cw__list *l, struct cw__child *c)
+{
+	c->next = NULL;
+	c->prev = l->tail;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+	l->len++;
+}
+
+static void list_unlink(struct cw__list *l, struct cw__child *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	l->len--;
+}
+
+static size_t bucket_of(pid_t pid, size_t nbuckets)
+{
+	return (size_t)pid * 2654435761u & (nbuckets - 1);
+}
+
+/* Grows the buckets as children accumulate; without memory, chains grow. */
+static void buckets_fit(size_t want)
+{
+	struct cw__table *t = &cw__table;
+	size_t n = t->nbuckets ? t->nbuckets : BUCKETS_MIN;
+	struct cw__child **nb;
+
+	while (n < want)
+		n *= 2;
+	if (n == t->nbuckets)
+		return;
+	nb = pages_get(n * sizeof *nb);
+	if (!nb)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct cw__child *c, *next;
+
+		for (c = t->buckets[i]; c; c = next) {
+			size_t b = bucket_of(c->pid, n);
+
+			next = c->hash_next;
+			c->hash_next = nb[b];
+			nb[b] = c;
+		}
+	}
+	if (t->buckets)
+		pages_put(t->buckets, t->nbuckets * sizeof *t->buckets);
+	t->buckets = nb;
+	t->nbuckets = n;
+}
+
+static struct cw__child *child_alloc(void)
+{
+	struct cw__table *t = &cw__table;
+	struct cw__child *c;
+
+	if (!t->free) {
+		struct cw__child *slab = pages_get(SLAB_BYTES);
+
+		if (!slab)
+			return NULL;
+		for (size_t i = 0; i < SLAB_BYTES / sizeof *slab; i++) {
+			slab[i].next = t->free;
+			t->free = &slab[i];
+		}
+	}
+	c = t->free;
+	t->free = c->next;
+	return c;
+}
+
+struct cw__child *cw__table_find(pid_t pid)
+{
+	struct cw__child *c;
+
+	if (!cw__table.nbuckets)
+		return NULL;
+	c = cw__table.buckets[bucket_of(pid, cw__table.nbuckets)];
+	while (c && c->pid != pid)
+		c = c->hash_next;
+	return c;
+}
+
+static size_t live_count(void)
+{
+	return cw__table.running.len + cw__table.ready.len +
+	       cw__table.records.len;
+}
+
+struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
+				pid_t creator)
+{
+	struct cw__table *t = &cw__table;
+	struct cw__child *c = cw__table_find(pid);
+	size_t b;
+
+	if (c)
+		cw__table_remove(c);
+	buckets_fit(live_count() + 1);
+	c = child_alloc();
+	if (!c || !t->nbuckets)
+		return NULL;
+	memset(c, 0, sizeof *c);
+	c->pid = pid;
+	c->owner = owner;
+	c->creator = creator;
+	c->gen = ++t->next_gen;
+	c->pidfd = -1;
+	c->state = CHILD_RUNNING;
+	b = bucket_of(pid, t->nbuckets);
+	c->hash_next = t->buckets[b];
+	t->buckets[b] = c;
+	list_append(&t->running, c);
+	t->unwatched++;
+	if (owner == CW_OWNER_PROGRAM)
+		t->program_children++;
+	cw__table_changed();
+	return c;
+}
+
+void cw__table_move(struct cw__child *c, enum cw__state state)
+{
+	struct cw__table *t = &cw__table;
+
+	if (c->state == CHILD_RUNNING && !c->watched)
+		t->unwatched--;
+	list_unlink(list_of(c->state), c);
+	if (state == CHILD_CONSUMED && c->owner == CW_OWNER_PROGRAM)
+		t->program_children--;
+	c->state = state;
+	list_append(list_of(state), c);
+	if (t->records.len > RECORDS_MAX)
+		cw__table_remove(t->records.head);
+	cw__table_changed();
+}
+
+void cw__table_remove(struct cw__child *c)
+{
+	struct cw__table *t = &cw__table;
+	struct cw__child **pp = &t->buckets[bucket_of(c->pid, t->nbuckets)];
+
+	while (*pp != c)
+		pp = &(*pp)->hash_next;
+	*pp = c->hash_next;
+	if (c->state == CHILD_RUNNING && !c->watched)
+		t->unwatched--;
+	if (c->state != CHILD_CONSUMED && c->owner == CW_OWNER_PROGRAM)
+		t->program_children--;
+	list_unlink(list_of(c->state), c);
+	c->next = t->free;
+	t->free = c;
+	cw__table_changed();
+}
+
+void cw__table_watched(struct cw__child *c)
+{
+	if (!c->watched) {
+		c->watched = true;
+		cw__table.unwatched--;
+	}
+}
+
+void cw__table_reset(void)
+{
+	struct cw__table *t = &cw__table;
+	struct cw__child *c, *tmp;
+	struct cw__list *lists[] = { &t->running, &t->ready, &t->records };
+
+	pthread_mutex_init(&t->lock, NULL);
+	for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+		cw__list_for_each_safe(c, tmp, lists[i])
+		{
+			c->next = t->free;
+			t->free = c;
+		}
+		memset(lists[i], 0, sizeof *lists[i]);
+	}
+	if (t->buckets)
+		memset(t->buckets, 0, t->nbuckets * sizeof *t->buckets);
+	t->program_children = 0;
+	t->unwatched = 0;
+	atomic_store(&t->creating, 0);
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CW_TABLE_H
+#define CW_TABLE_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+/* Whose child it is: only the owner's waits may see it. */
+enum cw__owner {
+	CW_OWNER_PROGRAM,
+	CW_OWNER_COMMAND, /* system() and popen(): their own wait only */
+};
+
+enum cw__state {
+	CHILD_RUNNING,	 /* no exit seen yet (stops are left in the kernel) */
+	CHILD_EXITED,	 /* a zombie: the kernel holds its status and its pid */
+	CHILD_COLLECTED, /* reaped by the watcher; the status is kept here */
+	CHILD_CONSUMED,	 /* a wait for any child took it; kept for one late
+			    wait for this very pid */
+};
+
+struct cw__child {
+	struct cw__child *hash_next;
+	struct cw__child *prev, *next; /* in the list of its state */
+	pid_t pid;
+	pid_t creator; /* the creating thread, for __WNOTHREAD */
+	pid_t pgid;    /* at collection: getpgid() fails once it is reaped */
+	uint32_t gen;  /* tells a reused pid's entry from the old one */
+	unsigned char owner, state;
+	bool watched;	       /* a watcher will report the exit */
+	int pidfd;	       /* pidfd mode's descriptor, or -1 */
+	int specific_waiters;  /* waits for this pid, which go first */
+	int code, status, uid; /* siginfo of the exit, once collected */
+	struct rusage ru;
+};
+
+struct cw__list {
+	struct cw__child *head, *tail;
+	size_t len;
+};
+
+struct cw__table {
+	pthread_mutex_t lock;
+	/* Bumped on every change a blocked wait may care about; futex word. */
+	_Atomic uint32_t seq;
+	struct cw__child **buckets;
+	size_t nbuckets;
+	struct cw__list running, ready, records;
+	struct cw__child *free;
+	uint32_t next_gen;
+	size_t program_children; /* the program's, not yet consumed */
+	size_t unwatched;	 /* running children no watcher reports */
+	/* Creations between the kernel's and our table's knowing of a pid. */
+	atomic_int creating;
+};
+
+extern struct cw__table cw__table;
+
+/*
+ * The lock is taken with every signal blocked: the program's SIGCHLD
+ * handler may call waitpid(), and that must not find the lock held by the
+ * very thread it interrupted.
+ */
+void cw__table_lock(sigset_t *saved);
+void cw__table_unlock(const sigset_t *saved);
+
+/* Everything below runs with the lock held. */
+struct cw__child *cw__table_find(pid_t pid);
+/* NULL when memory ran out. A stale entry for the same pid is dropped. */
+struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
+				pid_t creator);
+void cw__table_move(struct cw__child *c, enum cw__state state);
+void cw__table_remove(struct cw__child *c);
+/* A watcher took charge of reporting c's exit. */
+void cw__table_watched(struct cw__child *c);
+
+/* Wake every blocked wait to look again. Async-signal-safe, lock-free. */
+void cw__table_changed(void);
+
+/* In a forked child: the parent's children are not ours. */
+void cw__table_reset(void);
+
+#define cw__list_for_each_safe(c, tmp, list)                              \
+	for ((c) = (list)->head; (c) && ((tmp) = (c)->next, 1); (c) = (tmp))
+
+#endif

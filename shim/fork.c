@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <unistd.h>
+
+#include "reaper.h"
+#include "real.h"
+
+/* The table lock is taken and released around fork by the atfork
+ * handlers the reaper registers, which also reset the child's state. */
+CW_EXPORT pid_t fork(void)
+{
+	pid_t pid;
+	int saved_errno;
+
+	if (cw__shim_off())
+		return real_fork();
+	cw__child_creating();
+	pid = real_fork();
+	saved_errno = errno;
+	if (pid != 0)
+		cw__child_created(pid, CW_OWNER_PROGRAM);
+	errno = saved_errno;
+	return pid;
+}
+
+/* _Fork runs no atfork handlers, so it brackets itself. */
+CW_EXPORT pid_t _Fork(void)
+{
+	pid_t pid;
+	int saved_errno;
+
+	if (cw__shim_off())
+		return real__Fork();
+	cw__child_creating();
+	cw__reaper_fork_prepare();
+	pid = real__Fork();
+	saved_errno = errno;
+	if (pid == 0) {
+		cw__reaper_fork_child();
+	} else {
+		cw__reaper_fork_parent();
+		cw__child_created(pid, CW_OWNER_PROGRAM);
+	}
+	errno = saved_errno;
+	return pid;
+}

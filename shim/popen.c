@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * popen() and pclose(), replaced whole for the reason system() is: glibc's
+ * pclose waits with an internal waitpid. Each stream remembers its child,
+ * which only its pclose may wait for.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reaper.h"
+#include "real.h"
+
+extern char **environ;
+
+struct piped {
+	struct piped *next;
+	FILE *stream;
+	int fd;
+	pid_t pid;
+};
+
+static pthread_mutex_t piped_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct piped *piped_head;
+
+/* POSIX: a child must not keep the streams of earlier popen() calls. */
+static int actions_build(posix_spawn_file_actions_t *fa, int child_end,
+			 int target, int parent_end)
+{
+	int r = posix_spawn_file_actions_init(fa);
+
+	if (r)
+		return r;
+	/* dup2 onto itself clears close-on-exec, which the pipe has. */
+	r = posix_spawn_file_actions_adddup2(fa, child_end, target);
+	if (!r && child_end != target)
+		r = posix_spawn_file_actions_addclose(fa, child_end);
+	(void)parent_end; /* close-on-exec already */
+	for (struct piped *p = piped_head; p && !r; p = p->next)
+		if (p->fd != target)
+			r = posix_spawn_file_actions_addclose(fa, p->fd);
+	if (r)
+		posix_spawn_file_actions_destroy(fa);
+	return r;
+}
+
+static FILE *popen_mediated(const char *command, const char *mode)
+{
+	char *argv[] = { "sh", "-c", "--", (char *)command, NULL };
+	bool reading = mode[0] == 'r';
+	bool cloexec = strchr(mode, 'e') != NULL;
+	int fds[2], parent_end, child_end, target, r;
+	posix_spawn_file_actions_t fa;
+	struct piped *p;
+	FILE *stream;
+	pid_t pid;
+
+	if ((mode[0] != 'r' && mode[0] != 'w') ||
+	    strspn(mode + 1, "e") != strlen(mode + 1)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = malloc(sizeof *p);
+	if (!p)
+		return NULL;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		goto out_free;
+	parent_end = fds[reading ? 0 : 1];
+	child_end = fds[reading ? 1 : 0];
+	target = reading ? STDOUT_FILENO : STDIN_FILENO;
+
+	pthread_mutex_lock(&piped_lock);
+	r = actions_build(&fa, child_end, target, parent_end);
+	if (!r) {
+		cw__child_creating();
+		r = real_posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+		cw__child_created(r ? -1 : pid, CW_OWNER_COMMAND);
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	if (r) {
+		pthread_mutex_unlock(&piped_lock);
+		errno = r;
+		goto out_close;
+	}
+	close(child_end);
+	if (!cloexec)
+		fcntl(parent_end, F_SETFD, 0);
+	stream = fdopen(parent_end, reading ? "r" : "w");
+	if (!stream) {
+		pthread_mutex_unlock(&piped_lock);
+		close(parent_end);
+		cw__command_wait(pid, &r);
+		goto out_free;
+	}
+	*p = (struct piped){ piped_head, stream, parent_end, pid };
+	piped_head = p;
+	pthread_mutex_unlock(&piped_lock);
+	return stream;
+
+out_close:
+	close(fds[0]);
+	close(fds[1]);
+out_free:
+	free(p);
+	return NULL;
+}
+
+CW_EXPORT FILE *popen(const char *command, const char *mode)
+{
+	int saved_errno = errno;
+	FILE *stream;
+
+	if (cw__shim_off())
+		return real_popen(command, mode);
+	stream = popen_mediated(command, mode);
+	if (stream)
+		errno = saved_errno;
+	return stream;
+}
+
+static struct piped *piped_take(FILE *stream)
+{
+	struct piped **pp, *p;
+
+	pthread_mutex_lock(&piped_lock);
+	for (pp = &piped_head; *pp && (*pp)->stream != stream;
+	     pp = &(*pp)->next)
+		;
+	p = *pp;
+	if (p)
+		*pp = p->next;
+	pthread_mutex_unlock(&piped_lock);
+	return p;
+}
+
+CW_EXPORT int pclose(FILE *stream)
+{
+	int saved_errno = errno;
+	struct piped *p;
+	int status, r;
+
+	if (cw__shim_off())
+		return real_pclose(stream);
+	p = piped_take(stream);
+	if (!p)
+		return real_pclose(stream);
+	fclose(stream);
+	r = cw__command_wait(p->pid, &status);
+	free(p);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	errno = saved_errno;
+	return status;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/uio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reaper.h"
+#include "real.h"
+
+#define CW_REAL_DEFINE(type, name, params) type(*real_##name) params;
+CW_INTERPOSED(CW_REAL_DEFINE)
+#undef CW_REAL_DEFINE
+
+enum cw__mode cw__shim_mode = CW_MODE_OFF;
+
+static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+
+static void mode_refuse(const char *value)
+{
+	static const char head[] = "childwatch: CHILDWATCH_MODE='";
+	static const char tail[] = "' is not a mode; set it to one of "
+				   CW_MODE_LIST " (unset means pidfd)\n";
+	struct iovec iov[] = {
+		{ (void *)head, sizeof head - 1 },
+		{ (void *)value, strlen(value) },
+		{ (void *)tail, sizeof tail - 1 },
+	};
+
+	writev(STDERR_FILENO, iov, 3);
+	_exit(2);
+}
+
+static void real_resolve(void)
+{
+	int saved_errno = errno;
+	const char *value;
+	enum cw__mode mode = CW_MODE_DEFAULT;
+
+#define CW_REAL_RESOLVE(type, name, params) \
+	real_##name = (type(*) params)dlsym(RTLD_NEXT, #name);
+	CW_INTERPOSED(CW_REAL_RESOLVE)
+#undef CW_REAL_RESOLVE
+
+	value = secure_getenv("CHILDWATCH_MODE");
+	if (value && cw__mode_parse(value, &mode) < 0)
+		mode_refuse(value);
+	if (mode != CW_MODE_OFF) {
+		cw__shim_mode = cw__reaper_init(mode);
+		if (cw__reaper_sigchld_driven())
+			cw__sigchld_init();
+	}
+	errno = saved_errno;
+}
+
+void cw__real_init(void)
+{
+	pthread_once(&real_once, real_resolve);
+}
+
+__attribute__((constructor)) static void real_constructor(void)
+{
+	cw__real_init();
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CW_SHIM_REAL_H
+#define CW_SHIM_REAL_H
+
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/times.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include "mode.h"
+
+#define CW_EXPORT __attribute__((visibility("default")))
+
+typedef void (*cw__handler)(int);
+
+/* Every libc function the shim interposes: type, name, parameters. */
+#define CW_INTERPOSED(X)                                                       \
+	X(pid_t, fork, (void))                                                 \
+	X(pid_t, _Fork, (void))                                                \
+	X(int, posix_spawn,                                                    \
+	  (pid_t *, const char *, const posix_spawn_file_actions_t *,          \
+	   const posix_spawnattr_t *, char *const[], char *const[]))           \
+	X(int, posix_spawnp,                                                   \
+	  (pid_t *, const char *, const posix_spawn_file_actions_t *,          \
+	   const posix_spawnattr_t *, char *const[], char *const[]))           \
+	X(pid_t, wait, (int *))                                                \
+	X(pid_t, waitpid, (pid_t, int *, int))                                 \
+	X(pid_t, wait3, (int *, int, struct rusage *))                         \
+	X(pid_t, wait4, (pid_t, int *, int, struct rusage *))                  \
+	X(int, waitid, (idtype_t, id_t, siginfo_t *, int))                     \
+	X(int, system, (const char *))                                         \
+	X(FILE *, popen, (const char *, const char *))                         \
+	X(int, pclose, (FILE *))                                               \
+	X(int, sigaction, (int, const struct sigaction *, struct sigaction *)) \
+	X(cw__handler, signal, (int, cw__handler))                             \
+	X(cw__handler, bsd_signal, (int, cw__handler))                         \
+	X(cw__handler, sysv_signal, (int, cw__handler))                        \
+	X(cw__handler, sigset, (int, cw__handler))                             \
+	X(int, sigignore, (int))                                               \
+	X(int, siginterrupt, (int, int))                                       \
+	X(int, getrusage, (int, struct rusage *))                              \
+	X(clock_t, times, (struct tms *))
+
+#define CW_REAL_DECLARE(type, name, params) extern type(*real_##name) params;
+CW_INTERPOSED(CW_REAL_DECLARE)
+#undef CW_REAL_DECLARE
+
+/* Resolves the real functions and reads the mode, once; every interposer
+ * calls it first, since another library's constructor may fork before
+ * ours has run. */
+void cw__real_init(void);
+
+/* The mode in effect; CW_MODE_OFF sends every call straight to libc. */
+extern enum cw__mode cw__shim_mode;
+
+static inline bool cw__shim_off(void)
+{
+	cw__real_init();
+	return cw__shim_mode == CW_MODE_OFF;
+}
+
+/* sigchld.c: take over SIGCHLD's real disposition for SIGCHLD-driven modes. */
+void cw__sigchld_init(void);
+/* system.c and popen.c: wait for a child they own, retrying EINTR. */
+int cw__command_wait(pid_t pid, int *status);
+
+#endif

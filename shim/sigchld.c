@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SIGCHLD for the SIGCHLD-driven modes (safe, fast): the shim's relay is
+ * the real handler, and the program's disposition lives here, where
+ * sigaction and friends read and write it. Other modes leave SIGCHLD to
+ * the kernel untouched.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "reaper.h"
+#include "real.h"
+#include "sys.h"
+
+/*
+ * The program's dispositions rotate through slots so that the relay, which
+ * may run at any moment on any thread, always reads a whole one: a slot is
+ * rewritten only after SLOTS later changes, long after any relay that read
+ * it has finished copying it.
+ */
+#define SLOTS 16
+
+static struct sigaction slots[SLOTS];
+static atomic_uint current;
+static pthread_mutex_t change_lock = PTHREAD_MUTEX_INITIALIZER;
+/* siginterrupt(SIGCHLD, 1): signal() then installs without SA_RESTART. */
+static bool interrupting;
+
+static void relay(int sig, siginfo_t *si, void *uc)
+{
+	int saved_errno = errno;
+	unsigned i = atomic_load(&current);
+	struct sigaction act = slots[i % SLOTS];
+
+	cw__table_changed();
+	errno = saved_errno;
+	if (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN)
+		return;
+	if (act.sa_flags & SA_RESETHAND) {
+		/* The kernel would have reset it: the real one stays ours. */
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+		slots[(i + 1) % SLOTS] = dfl;
+		atomic_compare_exchange_strong(&current, &i, i + 1);
+	}
+	if (act.sa_flags & SA_SIGINFO)
+		act.sa_sigaction(sig, si, uc);
+	else
+		act.sa_handler(sig);
+}
+
+/* The real disposition that gives the program the one it asked for. */
+static struct sigaction real_for(const struct sigaction *prog)
+{
+	struct sigaction act = *prog;
+	int kept = SA_RESTART | SA_NODEFER | SA_ONSTACK | SA_NOCLDSTOP |
+		   SA_NOCLDWAIT;
+
+	if (prog->sa_handler == SIG_IGN)
+		return act; /* the kernel's auto-reaping, as asked */
+	act.sa_sigaction = relay;
+	act.sa_flags = (prog->sa_flags & kept) | SA_SIGINFO;
+	/* The program expects no interruptions from a default SIGCHLD. */
+	if (prog->sa_handler == SIG_DFL)
+		act.sa_flags |= SA_RESTART;
+	return act;
+}
+
+static int disposition_swap(const struct sigaction *act,
+			    struct sigaction *old)
+{
+	sigset_t saved;
+	unsigned i;
+	int r = 0;
+
+	cw__signals_block(&saved);
+	pthread_mutex_lock(&change_lock);
+	i = atomic_load(&current);
+	if (old)
+		*old = slots[i % SLOTS];
+	if (act) {
+		struct sigaction real = real_for(act);
+
+		r = real_sigaction(SIGCHLD, &real, NULL);
+		if (r == 0) {
+			slots[(i + 1) % SLOTS] = *act;
+			atomic_store(&current, i + 1);
+			cw__reaper_sigchld_relayed(act->sa_handler != SIG_IGN);
+		}
+	}
+	pthread_mutex_unlock(&change_lock);
+	cw__signals_restore(&saved);
+	return r;
+}
+
+void cw__sigchld_init(void)
+{
+	struct sigaction inherited;
+
+	/* SIG_IGN survives exec; anything else arrives as SIG_DFL. */
+	if (real_sigaction(SIGCHLD, NULL, &inherited) == 0)
+		disposition_swap(&inherited, NULL);
+}
+
+static bool mediated(int sig)
+{
+	return sig == SIGCHLD && !cw__shim_off() && cw__reaper_sigchld_driven();
+}
+
+CW_EXPORT int sigaction(int sig, const struct sigaction *act,
+			struct sigaction *old)
+{
+	int saved_errno = errno;
+
+	if (!mediated(sig))
+		return real_sigaction(sig, act, old);
+	if (disposition_swap(act, old) < 0)
+		return -1;
+	errno = saved_errno;
+	return 0;
+}
+
+/* signal() with BSD semantics, as glibc gives it. */
+static cw__handler handler_install(cw__handler handler, int flags,
+				   bool mask_self)
+{
+	struct sigaction act = { .sa_handler = handler, .sa_flags = flags };
+	struct sigaction old;
+
+	if (handler == SIG_ERR || handler == SIG_HOLD) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	sigemptyset(&act.sa_mask);
+	if (mask_self)
+		sigaddset(&act.sa_mask, SIGCHLD);
+	if (disposition_swap(&act, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+CW_EXPORT cw__handler signal(int sig, cw__handler handler)
+{
+	if (!mediated(sig))
+		return real_signal(sig, handler);
+	return handler_install(handler, interrupting ? 0 : SA_RESTART, true);
+}
+
+CW_EXPORT cw__handler bsd_signal(int sig, cw__handler handler)
+{
+	if (!mediated(sig))
+		return real_bsd_signal(sig, handler);
+	return signal(sig, handler);
+}
+
+CW_EXPORT cw__handler sysv_signal(int sig, cw__handler handler)
+{
+	if (!mediated(sig))
+		return real_sysv_signal(sig, handler);
+	return handler_install(handler, SA_RESETHAND | SA_NODEFER, false);
+}
+
+CW_EXPORT cw__handler sigset(int sig, cw__handler handler)
+{
+	sigset_t set, was;
+	cw__handler old;
+
+	if (!mediated(sig))
+		return real_sigset(sig, handler);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	if (handler == SIG_HOLD) {
+		struct sigaction cur;
+
+		disposition_swap(NULL, &cur);
+		pthread_sigmask(SIG_BLOCK, &set, &was);
+		return sigismember(&was, SIGCHLD) ? SIG_HOLD : cur.sa_handler;
+	}
+	old = handler_install(handler, 0, false);
+	if (old == SIG_ERR)
+		return SIG_ERR;
+	pthread_sigmask(SIG_UNBLOCK, &set, &was);
+	return sigismember(&was, SIGCHLD) ? SIG_HOLD : old;
+}
+
+CW_EXPORT int sigignore(int sig)
+{
+	if (!mediated(sig))
+		return real_sigignore(sig);
+	return handler_install(SIG_IGN, 0, false) == SIG_ERR ? -1 : 0;
+}
+
+CW_EXPORT int siginterrupt(int sig, int flag)
+{
+	struct sigaction act;
+
+	if (!mediated(sig))
+		return real_siginterrupt(sig, flag);
+	disposition_swap(NULL, &act);
+	interrupting = flag;
+	if (flag)
+		act.sa_flags &= ~SA_RESTART;
+	else
+		act.sa_flags |= SA_RESTART;
+	return disposition_swap(&act, NULL);
+}

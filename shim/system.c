@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * system(), replaced whole: glibc's waits for its child with an internal
+ * waitpid that no interposer sees, so another thread's waitpid(-1) could
+ * take the child from under it. This one owns its child through the table.
+ * POSIX: SIGINT and SIGQUIT ignored and SIGCHLD blocked while it waits;
+ * the shell gets the caller's mask and dispositions back.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include "reaper.h"
+#include "real.h"
+
+extern char **environ;
+
+/* Concurrent system() calls share one ignoring of SIGINT and SIGQUIT. */
+static pthread_mutex_t quiet_lock = PTHREAD_MUTEX_INITIALIZER;
+static int quiet_count;
+static struct sigaction quiet_int, quiet_quit;
+
+static void quiet_begin(struct sigaction *intr, struct sigaction *quit)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+
+	pthread_mutex_lock(&quiet_lock);
+	if (quiet_count++ == 0) {
+		sigemptyset(&ign.sa_mask);
+		real_sigaction(SIGINT, &ign, &quiet_int);
+		real_sigaction(SIGQUIT, &ign, &quiet_quit);
+	}
+	*intr = quiet_int;
+	*quit = quiet_quit;
+	pthread_mutex_unlock(&quiet_lock);
+}
+
+static void quiet_end(void)
+{
+	pthread_mutex_lock(&quiet_lock);
+	if (--quiet_count == 0) {
+		real_sigaction(SIGINT, &quiet_int, NULL);
+		real_sigaction(SIGQUIT, &quiet_quit, NULL);
+	}
+	pthread_mutex_unlock(&quiet_lock);
+}
+
+static int shell_run(const char *command)
+{
+	char *argv[] = { "sh", "-c", "--", (char *)command, NULL };
+	struct sigaction intr, quit;
+	posix_spawnattr_t attr;
+	sigset_t chld, omask, reset;
+	int saved_errno = errno;
+	pid_t pid;
+	int status, r;
+
+	quiet_begin(&intr, &quit);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &omask);
+
+	sigemptyset(&reset);
+	if (intr.sa_handler != SIG_IGN)
+		sigaddset(&reset, SIGINT);
+	if (quit.sa_handler != SIG_IGN)
+		sigaddset(&reset, SIGQUIT);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &omask);
+	posix_spawnattr_setsigdefault(&attr, &reset);
+	posix_spawnattr_setflags(&attr,
+				 POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+	cw__child_creating();
+	r = real_posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, environ);
+	cw__child_created(r == 0 ? pid : -1, CW_OWNER_COMMAND);
+	posix_spawnattr_destroy(&attr);
+	if (r == 0) {
+		r = -cw__command_wait(pid, &status);
+		if (r)
+			status = -1;
+	} else {
+		status = 127 << 8;
+	}
+
+	quiet_end();
+	pthread_sigmask(SIG_SETMASK, &omask, NULL);
+	errno = r ? r : saved_errno;
+	return status;
+}
+
+CW_EXPORT int system(const char *command)
+{
+	if (cw__shim_off())
+		return real_system(command);
+	if (!command)
+		return shell_run("exit 0") == 0;
+	return shell_run(command);
+}
