@@ -45,6 +45,9 @@ $(B)/libchildwatch.so: $(SHIM_OBJ) $(B)/libcwcore.a shim/exports.map
 $(B)/childwatch: tools/childwatch.c $(B)/libcwcore.a
 	$(CC) $(CW_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libcwcore.a
 
+$(B)/lost_child: tools/lost_child.c
+	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
 $(B)/fixtures/%: tests/fixtures/%.c
 	@mkdir -p $(@D)
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
@@ -61,11 +64,11 @@ $(BATS):
 	npm install --silent --no-audit --no-fund --prefix $(B)/bats bats@$(BATS_VERSION)
 endif
 
-test: all fixtures $(BATS)
+test: all fixtures $(B)/lost_child $(BATS)
 	$(BATS) --timing tests/
 
-demo: all fixtures
-	@tools/demo.sh
+demo: all $(B)/lost_child
+	@tools/demo.sh $(B)
 
 clean:
 	rm -rf $(B)

@@ -5,6 +5,7 @@
  * from signal handlers, so nothing here allocates or takes a lock with
  * signals open.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -62,7 +63,7 @@ void cw__child_probe(struct cw__child *c)
 		cw__child_exited(c);
 }
 
-static void vanish_all(void)
+void cw__children_gone(void)
 {
 	struct cw__child *c, *tmp;
 
@@ -83,7 +84,7 @@ void cw__collect_scan(void)
 			       NULL);
 
 	if (r == -ECHILD) {
-		vanish_all();
+		cw__children_gone();
 		return;
 	}
 	if (r < 0 || si.si_pid == 0)
@@ -264,19 +265,20 @@ static int take(struct cw__wait *w)
 	if (w->idtype == P_PID)
 		return take_pid(w);
 	r = take_any(w);
-	if (r == 0) {
+	if (r == 0 || r == -ECHILD) {
 		strategy->collect();
 		r = take_any(w);
 	}
 	return r;
 }
 
-static int poll_timeout(const struct cw__wait *w)
+/* mask: the caller's own signal mask. */
+static int poll_timeout(const struct cw__wait *w, const sigset_t *mask)
 {
 	if (cw__table.unwatched || (w->options & (WSTOPPED | WCONTINUED)))
 		return POLL_MS;
-	if (strategy->sigchld_driven &&
-	    (!atomic_load(&sigchld_relayed) || cw__signal_is_blocked(SIGCHLD)))
+	if (strategy->sigchld_driven && (!atomic_load(&sigchld_relayed) ||
+					 sigismember(mask, SIGCHLD)))
 		return POLL_MS;
 	return -1;
 }
@@ -290,7 +292,7 @@ static int poll_timeout(const struct cw__wait *w)
 static int block(struct cw__wait *w, sigset_t *saved)
 {
 	uint32_t seq = atomic_load(&cw__table.seq);
-	int timeout = w->idtype == P_PID ? -1 : poll_timeout(w);
+	int timeout = w->idtype == P_PID ? -1 : poll_timeout(w, saved);
 	siginfo_t si;
 	int r;
 
@@ -477,27 +479,48 @@ void cw__reaper_sigchld_relayed(bool relayed)
 	cw__table_changed();
 }
 
-/* Children an exec'd image inherits are still this process's children. */
-static void adopt_children(void)
+static pid_t parent_of(const char *pid)
 {
-	char path[64], buf[4096], *p, *end;
+	char path[300], buf[512], *p;
 	int fd, n;
 
-	snprintf(path, sizeof path, "/proc/self/task/%d/children", getpid());
+	snprintf(path, sizeof path, "/proc/%s/stat", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return 0;
 	n = read(fd, buf, sizeof buf - 1);
 	cw__sys_close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	for (p = buf;; p = end) {
-		long pid = strtol(p, &end, 10);
+	/* "pid (comm) state ppid": comm may hold anything but the last ')'. */
+	p = strrchr(buf, ')');
+	return p && p[1] && p[2] ? atoi(p + 3) : 0;
+}
 
-		if (end == p)
-			break;
+/*
+ * Children an exec'd image inherits are still this process's children.
+ * Most programs start with none, which one wait tells at no cost; only
+ * then is /proc searched for them.
+ */
+static void adopt_children(void)
+{
+	siginfo_t si;
+	struct dirent *e;
+	DIR *proc;
+
+	if (cw__sys_waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT,
+			   NULL) == -ECHILD)
+		return;
+	proc = opendir("/proc");
+	if (!proc)
+		return;
+	while ((e = readdir(proc))) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' ||
+		    parent_of(e->d_name) != getpid())
+			continue;
 		cw__child_creating();
-		cw__child_created(pid, CW_OWNER_PROGRAM);
+		cw__child_created(atoi(e->d_name), CW_OWNER_PROGRAM);
 	}
+	closedir(proc);
 }
 
 enum cw__mode cw__reaper_init(enum cw__mode mode)

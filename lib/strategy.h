@@ -36,6 +36,8 @@ extern const struct cw__strategy cw__strategy_pidfd;
 /* Shared by the strategies (reaper.c). */
 void cw__child_exited(struct cw__child *c);
 void cw__child_vanished(struct cw__child *c);
+/* The kernel says no child is left: every exit was reaped elsewhere. */
+void cw__children_gone(void);
 /* Peek at c's exit without reaping it; marks it exited or vanished. */
 void cw__child_probe(struct cw__child *c);
 /* Probe every running child: the O(n) scan, skipped when no child of the

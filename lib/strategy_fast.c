@@ -55,6 +55,8 @@ static void fast_collect(void)
 		int r = cw__sys_waitid(P_ALL, 0, &si,
 				       WEXITED | WNOHANG | WNOWAIT, NULL);
 
+		if (r == -ECHILD)
+			cw__children_gone();
 		if (r < 0 || si.si_pid == 0)
 			return;
 		c = cw__table_find(si.si_pid);

@@ -72,14 +72,6 @@ void cw__signals_restore(const sigset_t *old)
 	RAW(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
 }
 
-int cw__signal_is_blocked(int sig)
-{
-	sigset_t cur;
-
-	RAW(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, _NSIG / 8);
-	return sigismember(&cur, sig);
-}
-
 int cw__fd_park(int fd)
 {
 	struct rlimit rl;

@@ -31,8 +31,6 @@ void cw__futex_wake_all(_Atomic uint32_t *word);
 /* Block every signal in the calling thread, keeping the old mask. */
 void cw__signals_block(sigset_t *old);
 void cw__signals_restore(const sigset_t *old);
-/* Whether sig is blocked in the calling thread. */
-int cw__signal_is_blocked(int sig);
 
 /* A descriptor for the shim's own use: close-on-exec, moved out of the low
  * numbers the program would get next. Consumes fd; returns the new one or

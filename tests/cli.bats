@@ -1,0 +1,69 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+load test_helper
+bats_require_minimum_version 1.5.0
+
+@test "childwatch runs a program under the chosen mode and exits with its status" {
+	for mode in "${CW_MODES[@]}" off; do
+		run -7 "$CW_CLI" --mode "$mode" -- sh -c 'echo "$CHILDWATCH_MODE"; exit 7'
+		[[ $output == "$mode" ]] || false
+	done
+}
+
+@test "childwatch -m sets the mode like --mode" {
+	run -0 "$CW_CLI" -m fast -- sh -c 'echo "$CHILDWATCH_MODE"'
+	[[ $output == fast ]]
+}
+
+@test "childwatch preloads the shim into the program" {
+	run -0 "$CW_CLI" -- sh -c 'echo "$LD_PRELOAD"'
+	[[ $output == */libchildwatch.so* ]]
+	run -0 "$CW_CLI" -- grep -c libchildwatch /proc/self/maps
+	((output > 0))
+}
+
+@test "childwatch exits 128+N when signal N kills the program" {
+	run -137 "$CW_CLI" -- sh -c 'kill -KILL $$'
+	run -143 "$CW_CLI" -- sh -c 'kill -TERM $$'
+}
+
+@test "childwatch rejects an unknown mode in one line naming the valid ones" {
+	run -2 --separate-stderr "$CW_CLI" --mode bogus -- true
+	[[ $stderr == *"'bogus' is not a mode"*"safe, fast, threaded, pidfd, off"* ]] || false
+	((${#stderr_lines[@]} == 1))
+}
+
+@test "childwatch without a program says how to give one and exits 2" {
+	run -2 --separate-stderr "$CW_CLI"
+	[[ $stderr == *"no program given"* ]]
+}
+
+@test "childwatch reports a program it cannot run and exits 127" {
+	run -127 --separate-stderr "$CW_CLI" -- /nonexistent/program
+	[[ $stderr == *"cannot run '/nonexistent/program'"* ]]
+}
+
+@test "childwatch --help describes the usage on stdout" {
+	run -0 "$CW_CLI" --help
+	[[ $output == usage:* ]]
+}
+
+@test "an unknown CHILDWATCH_MODE stops the program with status 2 before its main runs" {
+	run -2 --separate-stderr env CHILDWATCH_MODE=bogus LD_PRELOAD="$CW_LIB" \
+		sh -c 'echo main ran'
+	[[ -z $output ]]
+	[[ $stderr == "childwatch: CHILDWATCH_MODE='bogus' is not a mode; set it to one of safe, fast, threaded, pidfd, off (unset means pidfd)" ]]
+}
+
+@test "an empty CHILDWATCH_MODE is refused like any other non-mode" {
+	run -2 --separate-stderr env CHILDWATCH_MODE= LD_PRELOAD="$CW_LIB" /bin/true
+}
+
+@test "the demo's reproducer loses children bare and loses none under every mode" {
+	run -1 "$CW_ROOT/build/lost_child"
+	[[ $output == *"statuses lost"* ]]
+	for mode in "${CW_MODES[@]}"; do
+		run -0 under "$mode" "$CW_ROOT/build/lost_child"
+		[[ $output != *lost* ]] || false
+	done
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+# Owners win: the caller that created a child, or waits for it by pid, gets
+# its status ahead of any waitpid(-1) elsewhere in the process.
+
+load test_helper
+bats_require_minimum_version 1.5.0
+
+@test "system() keeps its child's status while another thread reaps with waitpid(-1)" {
+	loses_bare "$FIX/steal_system"
+	passes_in_every_mode "$FIX/steal_system"
+}
+
+@test "pclose() keeps its child's status while another thread reaps with waitpid(-1)" {
+	loses_bare "$FIX/steal_popen"
+	passes_in_every_mode "$FIX/steal_popen"
+}
+
+@test "waitpid(pid) gets its child even after a SIGCHLD handler reaped with waitpid(-1, WNOHANG)" {
+	loses_bare "$FIX/deferred_handler"
+	passes_in_every_mode "$FIX/deferred_handler"
+}
+
+@test "a blocked waitpid(pid) wins its child over a blocked waitpid(-1), which gets the next child" {
+	passes_in_every_mode "$FIX/precedence"
+}

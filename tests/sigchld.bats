@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: MIT
+# SIGCHLD keeps the kernel's semantics under the shim: each fixture passes
+# bare, and must pass the same way in every mediating mode.
+
+load test_helper
+bats_require_minimum_version 1.5.0
+
+@test "an SA_SIGINFO SIGCHLD handler sees the kernel's siginfo and can reap the child inside the handler" {
+	run -0 "$FIX/sigchld_info"
+	passes_in_every_mode "$FIX/sigchld_info"
+}
+
+@test "SA_NOCLDSTOP, SA_RESETHAND, SA_NODEFER and sa_mask act on SIGCHLD as the kernel defines them" {
+	run -0 "$FIX/sigchld_flags"
+	passes_in_every_mode "$FIX/sigchld_flags"
+}
+
+@test "sigaction and signal read back the SIGCHLD disposition, flags and mask the program installed" {
+	run -0 "$FIX/sigaction_query"
+	passes_in_every_mode "$FIX/sigaction_query"
+}
+
+@test "with SIGCHLD ignored or SA_NOCLDWAIT waitpid(-1) blocks until the last child exits and leaves no zombie" {
+	run -0 "$FIX/sigign"
+	passes_in_every_mode "$FIX/sigign"
+}
+
+@test "a blocked SIGCHLD taken by sigwaitinfo, sigtimedwait, signalfd or sigsuspend names a child still waitable" {
+	run -0 "$FIX/sigwait"
+	passes_in_every_mode "$FIX/sigwait"
+}
