@@ -97,18 +97,13 @@ int cw__thread_start(void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	pthread_t thread;
-	sigset_t saved;
 	int r;
 
 	if (pthread_attr_init(&attr))
 		return -ENOMEM;
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
-	/* The new thread inherits the mask: it must never take the
-	 * program's signals. */
-	cw__signals_block(&saved);
 	r = pthread_create(&thread, &attr, fn, arg);
-	cw__signals_restore(&saved);
 	pthread_attr_destroy(&attr);
 	return -r;
 }
@@ -334,6 +329,36 @@ static int wait_kernel(struct cw__wait *w)
 	return r < 0 ? r : w->si.si_pid;
 }
 
+/*
+ * __WCLONE alone asks for clone children, which the shim never creates; a
+ * wait for any child with __WALL is a debugger's or a thread library's,
+ * for tracees that need not be children at all. Only the kernel knows
+ * those, so it answers, once the statuses fast mode holds are handed out.
+ */
+static bool kernel_answers(const struct cw__wait *w)
+{
+	if ((w->options & (__WCLONE | __WALL)) == __WCLONE)
+		return true;
+	return w->idtype != P_PID && (w->options & __WALL);
+}
+
+static int take_collected(struct cw__wait *w)
+{
+	struct cw__child *c, *tmp;
+	sigset_t saved;
+	int r = 0;
+
+	cw__table_lock(&saved);
+	cw__list_for_each_safe(c, tmp, &cw__table.ready)
+	{
+		if (c->state == CHILD_COLLECTED && !c->specific_waiters &&
+		    matches(c, w) && (r = deliver(c, w)) > 0)
+			break;
+	}
+	cw__table_unlock(&saved);
+	return r > 0 ? r : 0;
+}
+
 static void waiter_count(pid_t pid, uint32_t gen, int delta)
 {
 	struct cw__child *c = cw__table_find(pid);
@@ -352,10 +377,10 @@ int cw__wait(struct cw__wait *w)
 	uint32_t gen = 0;
 	int r;
 
-	/* __WCLONE alone asks for clone children, which the shim never
-	 * creates: the kernel answers that. */
-	if ((w->options & (__WCLONE | __WALL)) == __WCLONE)
-		return wait_kernel(w);
+	if (kernel_answers(w)) {
+		r = take_collected(w);
+		return r ? r : wait_kernel(w);
+	}
 	if (w->idtype == P_PIDFD) {
 		r = pidfd_pid(w->id);
 		if (r < 0)

@@ -43,7 +43,9 @@ void cw__child_probe(struct cw__child *c);
 /* Probe every running child: the O(n) scan, skipped when no child of the
  * process is a zombie at all. */
 void cw__collect_scan(void);
-/* Start a thread for the shim's own use: all signals blocked, small stack. */
+/* Start a thread for the shim's own use, with a small stack. Called with
+ * the table locked, hence every signal blocked: the thread inherits that
+ * mask and never takes one of the program's signals. */
 int cw__thread_start(void *(*fn)(void *), void *arg);
 
 #endif

@@ -15,6 +15,7 @@ CW_INTERPOSED(CW_REAL_DEFINE)
 #undef CW_REAL_DEFINE
 
 enum cw__mode cw__shim_mode = CW_MODE_OFF;
+atomic_bool cw__shim_debugging;
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 

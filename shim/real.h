@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -43,7 +44,8 @@ typedef void (*cw__handler)(int);
 	X(int, sigignore, (int))                                               \
 	X(int, siginterrupt, (int, int))                                       \
 	X(int, getrusage, (int, struct rusage *))                              \
-	X(clock_t, times, (struct tms *))
+	X(clock_t, times, (struct tms *))                                      \
+	X(long, ptrace, (int, pid_t, void *, void *))
 
 #define CW_REAL_DECLARE(type, name, params) extern type(*real_##name) params;
 CW_INTERPOSED(CW_REAL_DECLARE)
@@ -56,11 +58,13 @@ void cw__real_init(void);
 
 /* The mode in effect; CW_MODE_OFF sends every call straight to libc. */
 extern enum cw__mode cw__shim_mode;
+/* The program traces processes: its waits are the kernel's (ptrace.c). */
+extern atomic_bool cw__shim_debugging;
 
 static inline bool cw__shim_off(void)
 {
 	cw__real_init();
-	return cw__shim_mode == CW_MODE_OFF;
+	return cw__shim_mode == CW_MODE_OFF || atomic_load(&cw__shim_debugging);
 }
 
 /* sigchld.c: take over SIGCHLD's real disposition for SIGCHLD-driven modes. */

@@ -106,7 +106,9 @@ void cw__sigchld_init(void)
 
 static bool mediated(int sig)
 {
-	return sig == SIGCHLD && !cw__shim_off() && cw__reaper_sigchld_driven();
+	cw__real_init();
+	return sig == SIGCHLD && cw__shim_mode != CW_MODE_OFF &&
+	       cw__reaper_sigchld_driven();
 }
 
 CW_EXPORT int sigaction(int sig, const struct sigaction *act,

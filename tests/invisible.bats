@@ -46,3 +46,17 @@ bats_require_minimum_version 1.5.0
 			{ echo "mode $mode, sh: stdout '$output' stderr '$stderr'"; false; }
 	done
 }
+
+@test "a forked child starts with none of its parent's children in the shim's table" {
+	run -0 "$FIX/fork_forgets"
+	passes_in_every_mode "$FIX/fork_forgets"
+}
+
+@test "a default SIGCHLD interrupts no system call in pidfd and threaded modes" {
+	run -0 "$FIX/dfl_no_eintr" all
+	passes_in_modes "threaded pidfd" "$FIX/dfl_no_eintr" all
+}
+
+@test "a default SIGCHLD interrupts no restartable system call in safe and fast modes" {
+	passes_in_modes "safe fast" "$FIX/dfl_no_eintr"
+}

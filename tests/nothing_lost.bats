@@ -35,3 +35,8 @@ bats_require_minimum_version 1.5.0
 	run -0 "$FIX/exec_children"
 	passes_in_every_mode "$FIX/exec_children"
 }
+
+@test "waitpid(-1, WNOHANG) says 0, not ECHILD, while another thread is inside posix_spawn" {
+	run -0 "$FIX/creating"
+	passes_in_every_mode "$FIX/creating"
+}

@@ -24,3 +24,8 @@ bats_require_minimum_version 1.5.0
 @test "a blocked waitpid(pid) wins its child over a blocked waitpid(-1), which gets the next child" {
 	passes_in_every_mode "$FIX/precedence"
 }
+
+@test "system() ignores SIGINT and SIGQUIT and blocks SIGCHLD while it waits, as POSIX requires" {
+	run -0 "$FIX/system_signals"
+	passes_in_every_mode "$FIX/system_signals"
+}
