@@ -54,18 +54,10 @@ $(B)/fixtures/%: tests/fixtures/%.c
 
 fixtures: $(FIXTURES)
 
-# bats-core is pinned; make test fetches it from the npm registry when the
-# machine has none, so a fresh clone needs only gcc, make and npm or bats.
-BATS := $(shell command -v bats 2>/dev/null)
-ifeq ($(BATS),)
-BATS := $(B)/bats/node_modules/.bin/bats
-$(BATS):
-	@command -v npm >/dev/null || { echo "make test: bats is missing; install it (apt-get install bats) or npm, then retry" >&2; exit 1; }
-	npm install --silent --no-audit --no-fund --prefix $(B)/bats bats@$(BATS_VERSION)
-endif
-
-test: all fixtures $(B)/lost_child $(BATS)
-	$(BATS) --timing tests/
+# bats-core is pinned: make test fetches it when the machine has none.
+test: all fixtures $(B)/lost_child
+	@bats=$$(tests/install-bats.sh $(B)/bats $(BATS_VERSION)) && \
+		"$$bats" --timing tests/
 
 demo: all $(B)/lost_child
 	@tools/demo.sh $(B)
