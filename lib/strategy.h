@@ -2,6 +2,7 @@
 #ifndef CW_STRATEGY_H
 #define CW_STRATEGY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "table.h"
@@ -33,7 +34,14 @@ extern const struct cw__strategy cw__strategy_fast;
 extern const struct cw__strategy cw__strategy_threaded;
 extern const struct cw__strategy cw__strategy_pidfd;
 
-/* Shared by the strategies (reaper.c). */
+/* The strategy of the mode in effect (reaper.c). */
+extern const struct cw__strategy *cw__strategy;
+/* SIGCHLD reaches the shim's relay: the program does not ignore it. */
+extern atomic_bool cw__sigchld_relayed;
+
+/* Shared by the strategies (child.c). */
+/* c leaves the running state: its watcher lets go. */
+void cw__child_unwatch(struct cw__child *c);
 void cw__child_exited(struct cw__child *c);
 void cw__child_vanished(struct cw__child *c);
 /* The kernel says no child is left: every exit was reaped elsewhere. */

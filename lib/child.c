@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* What the strategies share: how a child's exit enters the table. */
+#include <errno.h>
+#include <pthread.h>
+
+#include "strategy.h"
+#include "sys.h"
+
+#define THREAD_STACK (64 * 1024)
+
+void cw__child_unwatch(struct cw__child *c)
+{
+	if (c->state == CHILD_RUNNING)
+		cw__strategy->unwatch(c);
+}
+
+void cw__child_exited(struct cw__child *c)
+{
+	cw__child_unwatch(c);
+	cw__table_move(c, CHILD_EXITED);
+}
+
+/* Reaped outside the shim: SIG_IGN, SA_NOCLDWAIT or a raw system call. */
+void cw__child_vanished(struct cw__child *c)
+{
+	cw__child_unwatch(c);
+	cw__table_remove(c);
+}
+
+void cw__child_probe(struct cw__child *c)
+{
+	siginfo_t si = { 0 };
+	int r = cw__sys_waitid(P_PID, c->pid, &si,
+			       WEXITED | WNOHANG | WNOWAIT | __WALL, NULL);
+
+	if (r < 0)
+		cw__child_vanished(c);
+	else if (si.si_pid == c->pid)
+		cw__child_exited(c);
+}
+
+void cw__children_gone(void)
+{
+	struct cw__child *c, *tmp;
+
+	cw__list_for_each_safe(c, tmp, &cw__table.running)
+		cw__child_vanished(c);
+	cw__list_for_each_safe(c, tmp, &cw__table.ready)
+	{
+		if (c->state == CHILD_EXITED)
+			cw__child_vanished(c);
+	}
+}
+
+void cw__collect_scan(void)
+{
+	struct cw__child *c, *tmp;
+	siginfo_t si = { 0 };
+	int r = cw__sys_waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT,
+			       NULL);
+
+	if (r == -ECHILD) {
+		cw__children_gone();
+		return;
+	}
+	if (r < 0 || si.si_pid == 0)
+		return;
+	cw__list_for_each_safe(c, tmp, &cw__table.running)
+		cw__child_probe(c);
+}
+
+int cw__thread_start(void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	pthread_t thread;
+	int r;
+
+	if (pthread_attr_init(&attr))
+		return -ENOMEM;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, THREAD_STACK);
+	r = pthread_create(&thread, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return -r;
+}

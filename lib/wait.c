@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every wait of the program, and of system() and pclose(), takes from the
+ * table. Waits may come from signal handlers, so nothing here allocates or
+ * takes the lock with signals open.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reaper.h"
+#include "strategy.h"
+#include "sys.h"
+
+/* How often a blocked wait looks for itself when nothing will wake it:
+ * a stop (no watcher reports stops), an unwatched child, or SIGCHLD
+ * blocked or ignored in a SIGCHLD-driven mode. */
+#define POLL_MS 10
+
+/* take_pid()'s answer for a pid the table does not know. */
+#define NOT_OURS 1
+
+static pid_t pgid_of(const struct cw__child *c)
+{
+	if (c->state == CHILD_COLLECTED || c->state == CHILD_CONSUMED)
+		return c->pgid;
+	return cw__sys_getpgid(c->pid);
+}
+
+static bool matches(const struct cw__child *c, const struct cw__wait *w)
+{
+	if (c->owner != w->as)
+		return false;
+	if ((w->options & __WNOTHREAD) && c->creator != cw__sys_gettid())
+		return false;
+	return w->idtype != P_PGID || pgid_of(c) == (pid_t)w->id;
+}
+
+static void si_from_child(siginfo_t *si, const struct cw__child *c)
+{
+	memset(si, 0, sizeof *si);
+	si->si_signo = SIGCHLD;
+	si->si_code = c->code;
+	si->si_pid = c->pid;
+	si->si_uid = c->uid;
+	si->si_status = c->status;
+}
+
+static void child_keep(struct cw__child *c, const siginfo_t *si,
+		       const struct rusage *ru)
+{
+	c->code = si->si_code;
+	c->status = si->si_status;
+	c->uid = si->si_uid;
+	c->ru = *ru;
+}
+
+static bool is_exit(int code)
+{
+	return code == CLD_EXITED || code == CLD_KILLED || code == CLD_DUMPED;
+}
+
+/* Hands c's event to w if it has one w asked for: the pid, 0 when it has
+ * none, -ECHILD when c turned out to be gone. */
+static int deliver(struct cw__child *c, struct cw__wait *w)
+{
+	pid_t pid = c->pid;
+	int r;
+
+	if (c->state == CHILD_RUNNING || c->state == CHILD_EXITED) {
+		/* The kernel still holds the child: let it answer exactly
+		 * as it would have answered the program. */
+		w->si.si_pid = 0;
+		r = cw__sys_waitid(P_PID, pid, &w->si,
+				   (w->options & ~__WNOTHREAD) | WNOHANG,
+				   &w->ru);
+		if (r < 0) {
+			cw__child_vanished(c);
+			return -ECHILD;
+		}
+		if (w->si.si_pid != pid)
+			return 0;
+	} else {
+		if (!(w->options & WEXITED))
+			return 0;
+		si_from_child(&w->si, c);
+		w->ru = c->ru;
+	}
+	if ((w->options & WNOWAIT) || !is_exit(w->si.si_code))
+		return pid;
+	cw__child_unwatch(c);
+	/* A late wait for this very pid still gets the status it would have
+	 * had, had nobody else waited first. */
+	if (c->owner == CW_OWNER_PROGRAM && c->state != CHILD_CONSUMED &&
+	    w->idtype != P_PID) {
+		child_keep(c, &w->si, &w->ru);
+		cw__table_move(c, CHILD_CONSUMED);
+	} else {
+		cw__table_remove(c);
+	}
+	return pid;
+}
+
+static int take_pid(struct cw__wait *w)
+{
+	struct cw__child *c = cw__table_find(w->id);
+	int r;
+
+	if (!c)
+		return NOT_OURS;
+	if (c->owner != w->as || !matches(c, w))
+		return -ECHILD;
+	r = deliver(c, w);
+	/* Already reaped: no stop or continue can follow. */
+	if (r == 0 && c->state >= CHILD_COLLECTED)
+		return -ECHILD;
+	return r;
+}
+
+static bool has_child(const struct cw__wait *w)
+{
+	const struct cw__list *lists[] = { &cw__table.running,
+					   &cw__table.ready };
+	const struct cw__child *c;
+
+	/* A child another thread is creating exists for the kernel already. */
+	if (atomic_load(&cw__table.creating) > 0)
+		return true;
+	if (w->idtype == P_ALL && !(w->options & __WNOTHREAD) &&
+	    w->as == CW_OWNER_PROGRAM)
+		return cw__table.program_children > 0;
+	for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+		for (c = lists[i]->head; c; c = c->next)
+			if (matches(c, w))
+				return true;
+	return false;
+}
+
+static int take_from(struct cw__list *list, struct cw__wait *w)
+{
+	struct cw__child *c, *tmp;
+	int r;
+
+	cw__list_for_each_safe(c, tmp, list)
+	{
+		if (c->specific_waiters || !matches(c, w))
+			continue;
+		r = deliver(c, w);
+		if (r > 0)
+			return r;
+	}
+	return 0;
+}
+
+static int take_any(struct cw__wait *w)
+{
+	int r = 0;
+
+	if (w->options & WEXITED)
+		r = take_from(&cw__table.ready, w);
+	if (!r && (w->options & (WSTOPPED | WCONTINUED)))
+		r = take_from(&cw__table.running, w);
+	if (r)
+		return r;
+	return has_child(w) ? 0 : -ECHILD;
+}
+
+static int take(struct cw__wait *w)
+{
+	int r;
+
+	if (w->idtype == P_PID)
+		return take_pid(w);
+	r = take_any(w);
+	if (r == 0 || r == -ECHILD) {
+		cw__strategy->collect();
+		r = take_any(w);
+	}
+	return r;
+}
+
+/* mask: the caller's own signal mask. */
+static int poll_timeout(const struct cw__wait *w, const sigset_t *mask)
+{
+	if (cw__table.unwatched || (w->options & (WSTOPPED | WCONTINUED)))
+		return POLL_MS;
+	if (cw__strategy->sigchld_driven && (!atomic_load(&cw__sigchld_relayed) ||
+					 sigismember(mask, SIGCHLD)))
+		return POLL_MS;
+	return -1;
+}
+
+/*
+ * Sleeps until the table may hold an answer for w. A wait for one pid
+ * sleeps in the kernel on that pid without reaping, so EINTR and
+ * SA_RESTART are exactly the kernel's; a wait for any child sleeps on the
+ * table's sequence word. Called and returns with the table locked.
+ */
+static int block(struct cw__wait *w, sigset_t *saved)
+{
+	uint32_t seq = atomic_load(&cw__table.seq);
+	int timeout = w->idtype == P_PID ? -1 : poll_timeout(w, saved);
+	siginfo_t si;
+	int r;
+
+	cw__table_unlock(saved);
+	if (w->idtype == P_PID)
+		r = cw__sys_waitid(P_PID, w->id, &si,
+				   (w->options & ~(WNOHANG | __WNOTHREAD)) |
+					   WNOWAIT,
+				   NULL);
+	else
+		r = cw__futex_wait(&cw__table.seq, seq, timeout);
+	cw__table_lock(saved);
+	return r == -EINTR ? -EINTR : 0;
+}
+
+static int pidfd_pid(int pidfd)
+{
+	char path[64], buf[512], *p;
+	int fd, n;
+
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -EBADF;
+	n = read(fd, buf, sizeof buf - 1);
+	cw__sys_close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	p = strstr(buf, "\nPid:");
+	if (!p)
+		return -EINVAL;
+	n = atoi(p + 5);
+	return n > 0 ? n : -ECHILD;
+}
+
+static int wait_kernel(struct cw__wait *w)
+{
+	int r = cw__sys_waitid(w->idtype, w->id, &w->si, w->options, &w->ru);
+
+	return r < 0 ? r : w->si.si_pid;
+}
+
+/*
+ * __WCLONE alone asks for clone children, which the shim never creates; a
+ * wait for any child with __WALL is a debugger's or a thread library's,
+ * for tracees that need not be children at all. Only the kernel knows
+ * those, so it answers, once the statuses fast mode holds are handed out.
+ */
+static bool kernel_answers(const struct cw__wait *w)
+{
+	if ((w->options & (__WCLONE | __WALL)) == __WCLONE)
+		return true;
+	return w->idtype != P_PID && (w->options & __WALL);
+}
+
+static int take_collected(struct cw__wait *w)
+{
+	struct cw__child *c, *tmp;
+	sigset_t saved;
+	int r = 0;
+
+	cw__table_lock(&saved);
+	cw__list_for_each_safe(c, tmp, &cw__table.ready)
+	{
+		if (c->state == CHILD_COLLECTED && !c->specific_waiters &&
+		    matches(c, w) && (r = deliver(c, w)) > 0)
+			break;
+	}
+	cw__table_unlock(&saved);
+	return r > 0 ? r : 0;
+}
+
+static void waiter_count(pid_t pid, uint32_t gen, int delta)
+{
+	struct cw__child *c = cw__table_find(pid);
+
+	if (!c || c->gen != gen)
+		return;
+	c->specific_waiters += delta;
+	if (!c->specific_waiters)
+		cw__table_changed();
+}
+
+int cw__wait(struct cw__wait *w)
+{
+	struct cw__child *c;
+	sigset_t saved;
+	uint32_t gen = 0;
+	int r;
+
+	if (kernel_answers(w)) {
+		r = take_collected(w);
+		return r ? r : wait_kernel(w);
+	}
+	if (w->idtype == P_PIDFD) {
+		r = pidfd_pid(w->id);
+		if (r < 0)
+			return r;
+		w->idtype = P_PID;
+		w->id = r;
+	}
+	memset(&w->si, 0, sizeof w->si);
+	cw__table_lock(&saved);
+	if (w->idtype == P_PID && (c = cw__table_find(w->id))) {
+		gen = c->gen;
+		waiter_count(w->id, gen, 1);
+	}
+	for (;;) {
+		r = take(w);
+		if (r != 0 || (w->options & WNOHANG))
+			break;
+		if (block(w, &saved) == -EINTR) {
+			r = take(w);
+			if (r == 0)
+				r = -EINTR;
+			break;
+		}
+	}
+	if (gen)
+		waiter_count(w->id, gen, -1);
+	cw__table_unlock(&saved);
+	if (r == NOT_OURS)
+		r = wait_kernel(w);
+	return r;
+}
+
+int cw__wait_status(const siginfo_t *si)
+{
+	switch (si->si_code) {
+	case CLD_EXITED:
+		return (si->si_status & 0xff) << 8;
+	case CLD_KILLED:
+		return si->si_status & 0x7f;
+	case CLD_DUMPED:
+		return (si->si_status & 0x7f) | 0x80;
+	case CLD_CONTINUED:
+		return 0xffff;
+	default: /* CLD_STOPPED, CLD_TRAPPED */
+		return (si->si_status & 0xff) << 8 | 0x7f;
+	}
+}
