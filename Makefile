@@ -48,7 +48,7 @@ $(B)/childwatch: tools/childwatch.c $(B)/libcwcore.a
 $(B)/lost_child: tools/lost_child.c
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-$(B)/fixtures/%: tests/fixtures/%.c
+$(B)/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h
 	@mkdir -p $(@D)
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
@@ -66,7 +66,7 @@ clean:
 	rm -rf $(B)
 
 format:
-	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.c tests/fixtures/*.c
+	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.c tests/fixtures/*.[ch]
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \

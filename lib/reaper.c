@@ -18,7 +18,7 @@
 #include "sys.h"
 
 const struct cw__strategy *cw__strategy;
-atomic_bool cw__sigchld_relayed;
+atomic_int cw__sigchld_relayed;
 static _Thread_local sigset_t fork_saved;
 
 void cw__child_creating(void)
@@ -90,7 +90,7 @@ bool cw__reaper_sigchld_driven(void)
 	return cw__strategy && cw__strategy->sigchld_driven;
 }
 
-void cw__reaper_sigchld_relayed(bool relayed)
+void cw__reaper_sigchld_relayed(int relayed)
 {
 	atomic_store(&cw__sigchld_relayed, relayed);
 	cw__table_changed();

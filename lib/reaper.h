@@ -25,8 +25,11 @@ struct cw__wait {
  * threaded where pidfd_open is refused). Never called for off. */
 enum cw__mode cw__reaper_init(enum cw__mode mode);
 bool cw__reaper_sigchld_driven(void);
-/* Whether SIGCHLD reaches the shim's handler (not ignored by the program). */
-void cw__reaper_sigchld_relayed(bool relayed);
+/* What the shim's SIGCHLD handler hears: CW_RELAY_EXITS unless the program
+ * ignores SIGCHLD, CW_RELAY_STOPS too unless it asked for SA_NOCLDSTOP. */
+#define CW_RELAY_EXITS 1
+#define CW_RELAY_STOPS 2
+void cw__reaper_sigchld_relayed(int relayed);
 
 /* Bracket every creation of a child: creating() before the kernel call,
  * created() after it, with the pid or -1 when none was created. */

@@ -36,8 +36,8 @@ extern const struct cw__strategy cw__strategy_pidfd;
 
 /* The strategy of the mode in effect (reaper.c). */
 extern const struct cw__strategy *cw__strategy;
-/* SIGCHLD reaches the shim's relay: the program does not ignore it. */
-extern atomic_bool cw__sigchld_relayed;
+/* What SIGCHLD tells the shim's relay: CW_RELAY_* bits (reaper.h). */
+extern atomic_int cw__sigchld_relayed;
 
 /* Shared by the strategies (child.c). */
 /* c leaves the running state: its watcher lets go. */

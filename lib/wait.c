@@ -182,13 +182,22 @@ static int take(struct cw__wait *w)
 	return r;
 }
 
-/* mask: the caller's own signal mask. */
+/*
+ * Whether a blocked wait for any child must look for itself now and then:
+ * when nothing will wake it. mask: the caller's own signal mask.
+ */
 static int poll_timeout(const struct cw__wait *w, const sigset_t *mask)
 {
-	if (cw__table.unwatched || (w->options & (WSTOPPED | WCONTINUED)))
+	bool stops = w->options & (WSTOPPED | WCONTINUED);
+	int heard = CW_RELAY_EXITS | (stops ? CW_RELAY_STOPS : 0);
+
+	if (cw__table.unwatched)
 		return POLL_MS;
-	if (cw__strategy->sigchld_driven && (!atomic_load(&cw__sigchld_relayed) ||
-					 sigismember(mask, SIGCHLD)))
+	/* Watchers report exits only. */
+	if (!cw__strategy->sigchld_driven)
+		return stops ? POLL_MS : -1;
+	if ((atomic_load(&cw__sigchld_relayed) & heard) != heard ||
+	    sigismember(mask, SIGCHLD))
 		return POLL_MS;
 	return -1;
 }

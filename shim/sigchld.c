@@ -87,7 +87,11 @@ static int disposition_swap(const struct sigaction *act,
 		if (r == 0) {
 			slots[(i + 1) % SLOTS] = *act;
 			atomic_store(&current, i + 1);
-			cw__reaper_sigchld_relayed(act->sa_handler != SIG_IGN);
+			cw__reaper_sigchld_relayed(
+				act->sa_handler == SIG_IGN ? 0
+				: act->sa_flags & SA_NOCLDSTOP
+					? CW_RELAY_EXITS
+					: CW_RELAY_EXITS | CW_RELAY_STOPS);
 		}
 	}
 	pthread_mutex_unlock(&change_lock);
