@@ -38,15 +38,22 @@ $(B)/%.o: %.S
 $(B)/libcwcore.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(B)/libchildwatch.so: $(SHIM_OBJ) $(B)/libcwcore.a shim/exports.map
+$(B)/libchildwatch.so: $(SHIM_OBJ) $(LIB_OBJ) shim/exports.map
 	$(CC) -shared -pthread -Wl,--version-script=shim/exports.map \
-		-Wl,-z,now -Wl,-z,relro $(LDFLAGS) -o $@ $(SHIM_OBJ) $(B)/libcwcore.a -ldl
+		-Wl,-z,now -Wl,-z,relro $(SONAME_LDFLAGS) $(LDFLAGS) \
+		-o $@ $(SHIM_OBJ) $(LIB_OBJ) -ldl
 
 $(B)/childwatch: tools/childwatch.c $(B)/libcwcore.a
 	$(CC) $(CW_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libcwcore.a
 
 $(B)/lost_child: tools/lost_child.c
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# Fixtures of the C API link against the library instead of preloading it.
+$(B)/fixtures/api%: tests/fixtures/api%.c tests/fixtures/fixture.h $(B)/libchildwatch.so
+	@mkdir -p $(@D)
+	$(CC) $(FIX_CFLAGS) -Ilib $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		-L$(B) -lchildwatch -Wl,-rpath,$(abspath $(B))
 
 $(B)/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h
 	@mkdir -p $(@D)

@@ -2,6 +2,7 @@
 /* What the strategies share: how a child's exit enters the table. */
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 
 #include "strategy.h"
 #include "sys.h"
@@ -24,7 +25,16 @@ void cw__child_exited(struct cw__child *c)
 void cw__child_vanished(struct cw__child *c)
 {
 	cw__child_unwatch(c);
-	cw__table_remove(c);
+	if (c->owner != CW_OWNER_WATCHER) {
+		cw__table_remove(c);
+		return;
+	}
+	/* A watcher's handler still gets a call, with asyncio's 255 for a
+	 * status that could not be had. */
+	memset(&c->ru, 0, sizeof c->ru);
+	c->code = CLD_EXITED;
+	c->status = 255;
+	cw__table_move(c, CHILD_COLLECTED);
 }
 
 void cw__child_probe(struct cw__child *c)

@@ -18,6 +18,7 @@
 #include "sys.h"
 
 const struct cw__strategy *cw__strategy;
+enum cw__mode cw__reaper_mode = CW_MODE_OFF;
 atomic_int cw__sigchld_relayed;
 static _Thread_local sigset_t fork_saved;
 
@@ -158,6 +159,7 @@ enum cw__mode cw__reaper_init(enum cw__mode mode)
 			cw__sys_close(fd);
 	}
 	cw__strategy = strategies[mode];
+	cw__reaper_mode = mode;
 	pthread_atfork(cw__reaper_fork_prepare, cw__reaper_fork_parent,
 		       cw__reaper_fork_child);
 	adopt_children();

@@ -231,6 +231,18 @@ void cw__table_remove(struct cw__child *c)
 	cw__table_changed();
 }
 
+void cw__table_own(struct cw__child *c, enum cw__owner owner)
+{
+	bool counted = c->state != CHILD_CONSUMED;
+
+	if (counted && c->owner == CW_OWNER_PROGRAM)
+		cw__table.program_children--;
+	c->owner = owner;
+	if (counted && owner == CW_OWNER_PROGRAM)
+		cw__table.program_children++;
+	cw__table_changed();
+}
+
 void cw__table_watched(struct cw__child *c)
 {
 	if (!c->watched) {

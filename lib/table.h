@@ -14,6 +14,7 @@
 enum cw__owner {
 	CW_OWNER_PROGRAM,
 	CW_OWNER_COMMAND, /* system() and popen(): their own wait only */
+	CW_OWNER_WATCHER, /* given to a cw_watcher: its dispatcher only */
 };
 
 enum cw__state {
@@ -76,6 +77,8 @@ struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
 				pid_t creator);
 void cw__table_move(struct cw__child *c, enum cw__state state);
 void cw__table_remove(struct cw__child *c);
+/* c changes hands (a handler is added to or removed from a watcher). */
+void cw__table_own(struct cw__child *c, enum cw__owner owner);
 /* A watcher took charge of reporting c's exit. */
 void cw__table_watched(struct cw__child *c);
 

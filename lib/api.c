@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The public watcher API (childwatch.h) on top of the one reaper: a child
+ * given to a watcher changes owner in the table, so that only the
+ * watcher's dispatcher thread, which waits for "any child of the watcher",
+ * can take its exit.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "childwatch.h"
+#include "reaper.h"
+#include "strategy.h"
+#include "sys.h"
+
+#define CW_API __attribute__((visibility("default")))
+/* A SIGCHLD-driven dispatcher re-checks this often in case every thread
+ * of the program blocks SIGCHLD and no signal ever wakes it. */
+#define DISPATCH_POLL_MS 100
+
+struct handler {
+	struct handler *next;
+	pid_t pid;
+	cw_callback *cb;
+	void *arg;
+};
+
+struct pending {
+	struct pending *next;
+	cw_watcher *watcher;
+	cw_callback *cb;
+	pid_t pid;
+	int returncode;
+	void *arg;
+};
+
+struct cw_loop {
+	pthread_mutex_t lock;
+	struct pending *head, **tail;
+	int fd;
+};
+
+struct cw_watcher {
+	pthread_mutex_t lock; /* taken before the table's, never after */
+	struct handler *handlers;
+	cw_loop *loop;
+	pthread_t thread;
+	bool thread_running;
+	atomic_bool closing;
+};
+
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static cw_watcher *current;
+
+static int returncode_of(const siginfo_t *si)
+{
+	return si->si_code == CLD_EXITED ? si->si_status : -si->si_status;
+}
+
+static struct handler **handler_find(cw_watcher *w, pid_t pid)
+{
+	struct handler **pp = &w->handlers;
+
+	while (*pp && (*pp)->pid != pid)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void loop_push(cw_loop *loop, struct pending *p)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&loop->lock);
+	p->next = NULL;
+	*loop->tail = p;
+	loop->tail = &p->next;
+	pthread_mutex_unlock(&loop->lock);
+	if (write(loop->fd, &one, sizeof one) < 0) {
+		/* The counter is saturated: it is readable anyway. */
+	}
+}
+
+/* Runs (or queues) the handler for pid once, and forgets it. */
+static void handler_fire(cw_watcher *w, pid_t pid, int returncode)
+{
+	struct handler **pp, *h;
+	struct pending *p = NULL;
+
+	pthread_mutex_lock(&w->lock);
+	pp = handler_find(w, pid);
+	h = *pp;
+	if (h) {
+		*pp = h->next;
+		if (w->loop && (p = malloc(sizeof *p))) {
+			*p = (struct pending){ NULL, w, h->cb, pid, returncode,
+					       h->arg };
+			loop_push(w->loop, p);
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (h && !p)
+		h->cb(pid, returncode, h->arg);
+	free(h);
+}
+
+static void *dispatcher(void *arg)
+{
+	cw_watcher *w = arg;
+	int timeout = cw__strategy->sigchld_driven ? DISPATCH_POLL_MS : -1;
+
+	while (!atomic_load(&w->closing)) {
+		struct cw__wait wt = {
+			.idtype = P_ALL,
+			.options = WEXITED | WNOHANG,
+			.as = CW_OWNER_WATCHER,
+		};
+		/* Read before looking, so that no change slips between. */
+		uint32_t seq = atomic_load(&cw__table.seq);
+		int r = cw__wait(&wt);
+
+		if (r > 0)
+			handler_fire(w, r, returncode_of(&wt.si));
+		else
+			cw__futex_wait(&cw__table.seq, seq, timeout);
+	}
+	return NULL;
+}
+
+static int dispatcher_start(cw_watcher *w)
+{
+	sigset_t saved;
+	int r;
+
+	if (w->thread_running)
+		return 0;
+	/* The thread inherits the mask: it must never take the program's
+	 * signals. */
+	cw__signals_block(&saved);
+	r = pthread_create(&w->thread, NULL, dispatcher, w);
+	cw__signals_restore(&saved);
+	w->thread_running = r == 0;
+	return -r;
+}
+
+CW_API cw_watcher *cw_watcher_new(const char *mode)
+{
+	enum cw__mode asked;
+	cw_watcher *w;
+
+	if (cw__reaper_mode == CW_MODE_OFF) {
+		errno = ENOTSUP;
+		return NULL;
+	}
+	if (mode && (cw__mode_parse(mode, &asked) < 0 ||
+		     (asked != cw__reaper_mode &&
+		      /* pidfd refused by the kernel runs as threaded */
+		      !(asked == CW_MODE_PIDFD &&
+			cw__reaper_mode == CW_MODE_THREADED)))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	pthread_mutex_init(&w->lock, NULL);
+	return w;
+}
+
+/* Gives c to w; a status a wait for any child took first is handed over
+ * as if it had just arrived. Table locked. */
+static int child_take_over(pid_t pid, int *consumed_rc)
+{
+	struct cw__child *c = cw__table_find(pid);
+	siginfo_t si;
+
+	if (!c) {
+		/* A child the shim never saw created is adopted, if it is
+		 * one. */
+		if (cw__sys_waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT,
+				   NULL) < 0)
+			return -ECHILD;
+		c = cw__table_add(pid, CW_OWNER_PROGRAM, 0);
+		if (!c)
+			return -ENOMEM;
+		cw__strategy->watch(c);
+	}
+	if (c->owner == CW_OWNER_COMMAND)
+		return -ECHILD;
+	if (c->state == CHILD_CONSUMED) {
+		*consumed_rc = c->code == CLD_EXITED ? c->status : -c->status;
+		cw__table_remove(c);
+		return 0;
+	}
+	cw__table_own(c, CW_OWNER_WATCHER);
+	return 0;
+}
+
+CW_API int cw_add_child_handler(cw_watcher *w, pid_t pid, cw_callback *cb,
+				void *arg)
+{
+	int consumed_rc = INT32_MIN;
+	struct handler **pp, *h;
+	sigset_t saved;
+	int r = 0;
+
+	if (!w || !cb || pid <= 0)
+		return -EINVAL;
+	if (atomic_load(&w->closing))
+		return -EBADF;
+	pthread_mutex_lock(&w->lock);
+	pp = handler_find(w, pid);
+	if (*pp) {
+		(*pp)->cb = cb;
+		(*pp)->arg = arg;
+		goto out_unlock;
+	}
+	h = malloc(sizeof *h);
+	if (!h) {
+		r = -ENOMEM;
+		goto out_unlock;
+	}
+	cw__table_lock(&saved);
+	r = child_take_over(pid, &consumed_rc);
+	cw__table_unlock(&saved);
+	if (r < 0) {
+		free(h);
+		goto out_unlock;
+	}
+	*h = (struct handler){ w->handlers, pid, cb, arg };
+	w->handlers = h;
+	r = dispatcher_start(w);
+out_unlock:
+	pthread_mutex_unlock(&w->lock);
+	if (consumed_rc != INT32_MIN)
+		handler_fire(w, pid, consumed_rc);
+	return r;
+}
+
+/* The child goes back to the program's own waits. w locked. */
+static void child_give_back(pid_t pid)
+{
+	struct cw__child *c;
+	sigset_t saved;
+
+	cw__table_lock(&saved);
+	c = cw__table_find(pid);
+	if (c && c->owner == CW_OWNER_WATCHER)
+		cw__table_own(c, CW_OWNER_PROGRAM);
+	cw__table_unlock(&saved);
+}
+
+CW_API int cw_remove_child_handler(cw_watcher *w, pid_t pid)
+{
+	struct handler **pp, *h;
+
+	if (!w)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	pp = handler_find(w, pid);
+	h = *pp;
+	if (h) {
+		*pp = h->next;
+		child_give_back(pid);
+	}
+	pthread_mutex_unlock(&w->lock);
+	free(h);
+	return h != NULL;
+}
+
+CW_API int cw_attach_loop(cw_watcher *w, cw_loop *loop)
+{
+	if (!w)
+		return -EINVAL;
+	pthread_mutex_lock(&w->lock);
+	w->loop = loop;
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+/* No callback of w may run once cw_close returns. */
+static void loop_forget(cw_loop *loop, cw_watcher *w)
+{
+	struct pending **pp, *p;
+
+	pthread_mutex_lock(&loop->lock);
+	for (pp = &loop->head; (p = *pp);) {
+		if (p->watcher == w) {
+			*pp = p->next;
+			free(p);
+		} else {
+			pp = &p->next;
+		}
+	}
+	loop->tail = pp;
+	pthread_mutex_unlock(&loop->lock);
+}
+
+CW_API void cw_close(cw_watcher *w)
+{
+	struct handler *h, *next;
+
+	if (!w)
+		return;
+	atomic_store(&w->closing, true);
+	cw__table_changed();
+	if (w->thread_running)
+		pthread_join(w->thread, NULL);
+	w->thread_running = false;
+	pthread_mutex_lock(&w->lock);
+	for (h = w->handlers; h; h = next) {
+		next = h->next;
+		child_give_back(h->pid);
+		free(h);
+	}
+	w->handlers = NULL;
+	if (w->loop)
+		loop_forget(w->loop, w);
+	w->loop = NULL;
+	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_lock(&current_lock);
+	if (current == w)
+		current = NULL;
+	pthread_mutex_unlock(&current_lock);
+}
+
+CW_API cw_watcher *cw_get_child_watcher(void)
+{
+	cw_watcher *w;
+
+	pthread_mutex_lock(&current_lock);
+	if (!current)
+		current = cw_watcher_new(NULL);
+	w = current;
+	pthread_mutex_unlock(&current_lock);
+	return w;
+}
+
+CW_API int cw_set_child_watcher(cw_watcher *w)
+{
+	pthread_mutex_lock(&current_lock);
+	current = w;
+	pthread_mutex_unlock(&current_lock);
+	return 0;
+}
+
+CW_API cw_loop *cw_loop_new(void)
+{
+	cw_loop *loop = calloc(1, sizeof *loop);
+
+	if (!loop)
+		return NULL;
+	loop->fd = cw__fd_park(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	if (loop->fd < 0) {
+		errno = -loop->fd;
+		free(loop);
+		return NULL;
+	}
+	pthread_mutex_init(&loop->lock, NULL);
+	loop->tail = &loop->head;
+	return loop;
+}
+
+CW_API int cw_loop_fd(cw_loop *loop)
+{
+	return loop->fd;
+}
+
+CW_API int cw_loop_dispatch(cw_loop *loop)
+{
+	struct pending *p, *next;
+	uint64_t count;
+	int n = 0;
+
+	pthread_mutex_lock(&loop->lock);
+	p = loop->head;
+	loop->head = NULL;
+	loop->tail = &loop->head;
+	if (read(loop->fd, &count, sizeof count) < 0) {
+		/* Nothing was pending: EAGAIN. */
+	}
+	pthread_mutex_unlock(&loop->lock);
+	for (; p; p = next, n++) {
+		next = p->next;
+		p->cb(p->pid, p->returncode, p->arg);
+		free(p);
+	}
+	return n;
+}
+
+CW_API void cw_loop_free(cw_loop *loop)
+{
+	struct pending *p, *next;
+
+	if (!loop)
+		return;
+	for (p = loop->head; p; p = next) {
+		next = p->next;
+		free(p);
+	}
+	cw__sys_close(loop->fd);
+	pthread_mutex_destroy(&loop->lock);
+	free(loop);
+}
