@@ -49,8 +49,8 @@ $(B)/childwatch: tools/childwatch.c $(B)/libcwcore.a
 $(B)/lost_child: tools/lost_child.c
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-# Fixtures of the C API link against the library instead of preloading it.
-$(B)/fixtures/api%: tests/fixtures/api%.c tests/fixtures/fixture.h $(B)/libchildwatch.so
+# The C API's fixture links against the library instead of preloading it.
+$(B)/fixtures/api: tests/fixtures/api.c tests/fixtures/fixture.h $(B)/libchildwatch.so
 	@mkdir -p $(@D)
 	$(CC) $(FIX_CFLAGS) -Ilib $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		-L$(B) -lchildwatch -Wl,-rpath,$(abspath $(B))

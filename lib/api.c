@@ -155,11 +155,10 @@ CW_API cw_watcher *cw_watcher_new(const char *mode)
 		errno = ENOTSUP;
 		return NULL;
 	}
+	/* pidfd refused by the kernel runs as threaded: either name fits. */
 	if (mode && (cw__mode_parse(mode, &asked) < 0 ||
 		     (asked != cw__reaper_mode &&
-		      /* pidfd refused by the kernel runs as threaded */
-		      !(asked == CW_MODE_PIDFD &&
-			cw__reaper_mode == CW_MODE_THREADED)))) {
+		      asked != cw__reaper_mode_asked))) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -190,6 +189,14 @@ static int child_take_over(pid_t pid, int *consumed_rc)
 	}
 	if (c->owner == CW_OWNER_COMMAND)
 		return -ECHILD;
+	/* Reaped behind the shim's back (a raw wait4): no longer a child. */
+	if (c->state == CHILD_RUNNING || c->state == CHILD_EXITED) {
+		if (cw__sys_waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT,
+				   NULL) < 0) {
+			cw__child_vanished(c);
+			return -ECHILD;
+		}
+	}
 	if (c->state == CHILD_CONSUMED) {
 		*consumed_rc = c->code == CLD_EXITED ? c->status : -c->status;
 		cw__table_remove(c);

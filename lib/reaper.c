@@ -19,6 +19,7 @@
 
 const struct cw__strategy *cw__strategy;
 enum cw__mode cw__reaper_mode = CW_MODE_OFF;
+enum cw__mode cw__reaper_mode_asked = CW_MODE_OFF;
 atomic_int cw__sigchld_relayed;
 static _Thread_local sigset_t fork_saved;
 
@@ -150,6 +151,7 @@ enum cw__mode cw__reaper_init(enum cw__mode mode)
 		[CW_MODE_PIDFD] = &cw__strategy_pidfd,
 	};
 
+	cw__reaper_mode_asked = mode;
 	if (mode == CW_MODE_PIDFD) {
 		int fd = cw__sys_pidfd_open(getpid());
 

@@ -27,6 +27,8 @@ enum cw__mode cw__reaper_init(enum cw__mode mode);
 bool cw__reaper_sigchld_driven(void);
 /* The mode in effect; CW_MODE_OFF until cw__reaper_init. */
 extern enum cw__mode cw__reaper_mode;
+/* The mode the environment asked for: pidfd where it fell back. */
+extern enum cw__mode cw__reaper_mode_asked;
 /* What the shim's SIGCHLD handler hears: CW_RELAY_EXITS unless the program
  * ignores SIGCHLD, CW_RELAY_STOPS too unless it asked for SA_NOCLDSTOP. */
 #define CW_RELAY_EXITS 1

@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: MIT
+# The public watcher API (childwatch.h) under each mode, after CPython's
+# child-watcher tests, with real children: build/fixtures/api CASE.
+
+load test_helper
+bats_require_minimum_version 1.5.0
+
+@test "a watcher calls the handler once with the child's pid, exit code and argument" {
+	passes_in_every_mode "$FIX/api" sigchld
+}
+
+@test "a child killed by a signal gives the handler minus the signal number" {
+	passes_in_every_mode "$FIX/api" signal
+}
+
+@test "two children exiting at different times each get their own handler once" {
+	passes_in_every_mode "$FIX/api" two_children
+}
+
+@test "two children released at the same moment both get their handlers" {
+	passes_in_every_mode "$FIX/api" together
+}
+
+@test "a child that is already a zombie when its handler is added still gets it once" {
+	passes_in_every_mode "$FIX/api" race
+}
+
+@test "a second handler for the same pid replaces the first" {
+	passes_in_every_mode "$FIX/api" replace
+}
+
+@test "a removed handler never runs and removing twice or an unknown pid returns 0" {
+	passes_in_every_mode "$FIX/api" remove
+}
+
+@test "a child reaped past the shim is refused with ECHILD, or gets one callback with its code or 255, never a hang" {
+	passes_in_every_mode "$FIX/api" unknown_status
+}
+
+@test "cw_close stops callbacks, leaves no thread or fd behind, gives the child back and refuses new handlers with EBADF" {
+	passes_in_every_mode "$FIX/api" close
+}
+
+@test "with a loop attached callbacks wait for cw_loop_dispatch in its thread, follow a re-attach, and go to the watcher's thread when detached" {
+	passes_in_every_mode "$FIX/api" loop
+}
+
+@test "200 children each get exactly one callback while another thread loops on waitpid(-1)" {
+	passes_in_every_mode "$FIX/api" stealer
+}
+
+@test "cw_get_child_watcher returns one watcher until cw_set_child_watcher replaces it" {
+	passes_in_every_mode "$FIX/api" current
+}
+
+@test "cw_watcher_new refuses a bogus mode or another mode than the process's with EINVAL, and NULL arguments are refused" {
+	passes_in_every_mode "$FIX/api" badmode
+}
+
+@test "a program linked with -lchildwatch and not preloaded gets its callback in the default mode" {
+	run -0 "$FIX/api" sigchld
+}
