@@ -40,7 +40,7 @@ $(B)/libcwcore.a: $(LIB_OBJ)
 
 $(B)/libchildwatch.so: $(SHIM_OBJ) $(LIB_OBJ) shim/exports.map
 	$(CC) -shared -pthread -Wl,--version-script=shim/exports.map \
-		-Wl,-z,now -Wl,-z,relro $(SONAME_LDFLAGS) $(LDFLAGS) \
+		-Wl,-soname,$(CW_SONAME) -Wl,-z,now -Wl,-z,relro $(LDFLAGS) \
 		-o $@ $(SHIM_OBJ) $(LIB_OBJ) -ldl
 
 $(B)/childwatch: tools/childwatch.c $(B)/libcwcore.a
@@ -80,3 +80,87 @@ lint:
 		--suppress=missingIncludeSystem \
 		--suppress=CastIntegerToAddressAtReturn:shim/sigchld.c \
 		-D_GNU_SOURCE -Ilib lib shim tools
+
+# make install and make uninstall; both honour PREFIX and DESTDIR.
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# Refreshes the run-time linker's cache after a real install; LDCONFIG=:
+# skips it. Failure (not root, no ldconfig) is not an error.
+LDCONFIG     ?= ldconfig
+
+CW_VERSION   := 0.1.0
+CW_SOVERSION := 0
+CW_SONAME    := libchildwatch.so.$(CW_SOVERSION)
+CW_REALNAME  := libchildwatch.so.$(CW_VERSION)
+
+# A program linked with -L$(B) -lchildwatch records the soname, so the
+# build tree needs it too for the program to start.
+all: $(B)/$(CW_SONAME)
+$(B)/$(CW_SONAME): $(B)/libchildwatch.so
+	ln -sf libchildwatch.so $@
+
+CW_MANPAGES := man/childwatch.1 man/childwatch.3 man/childwatch.7
+
+# Every file and symlink make install creates, for make uninstall.
+CW_INSTALLED := \
+	$(BINDIR)/childwatch \
+	$(LIBDIR)/$(CW_REALNAME) \
+	$(LIBDIR)/$(CW_SONAME) \
+	$(LIBDIR)/libchildwatch.so \
+	$(INCLUDEDIR)/childwatch.h \
+	$(PKGCONFIGDIR)/childwatch.pc \
+	$(MANDIR)/man1/childwatch.1 \
+	$(MANDIR)/man3/childwatch.3 \
+	$(MANDIR)/man7/childwatch.7
+
+.PHONY: install uninstall FORCE
+
+# The installed CLI and childwatch.pc have the directories compiled in, so
+# they are remade whenever the directories change. The stamp is rewritten
+# only when its text differs, so its date says when they last changed.
+CW_DIRS_TEXT := PREFIX=$(PREFIX) LIBDIR=$(LIBDIR) INCLUDEDIR=$(INCLUDEDIR) VERSION=$(CW_VERSION)
+
+$(B)/install-dirs: FORCE
+	@mkdir -p $(@D)
+	@if [ "$$(cat $@ 2>/dev/null)" != '$(CW_DIRS_TEXT)' ]; then \
+		printf '%s\n' '$(CW_DIRS_TEXT)' >$@; \
+	fi
+
+FORCE:
+
+# The CLI looks for the library beside itself, in ../lib, then in
+# CW_LIBDIR, so the installed copy finds the installed library without
+# LD_LIBRARY_PATH even when BINDIR is not $(PREFIX)/bin.
+$(B)/childwatch-install: tools/childwatch.c $(B)/libcwcore.a $(B)/install-dirs
+	$(CC) $(CW_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+		-DCW_LIBDIR='"$(LIBDIR)"' -o $@ $< $(B)/libcwcore.a
+
+# libdir and includedir are written relative to ${prefix} when they lie
+# under it, so that pkg-config --define-prefix can relocate the copy.
+$(B)/childwatch.pc: tools/childwatch.pc.in $(B)/install-dirs
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
+		-e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+		-e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+		-e 's|@VERSION@|$(CW_VERSION)|g' $< >$@
+
+install: $(B)/libchildwatch.so $(B)/childwatch-install $(B)/childwatch.pc \
+		lib/childwatch.h $(CW_MANPAGES)
+	install -D -m 755 $(B)/childwatch-install $(DESTDIR)$(BINDIR)/childwatch
+	install -D -m 644 $(B)/libchildwatch.so $(DESTDIR)$(LIBDIR)/$(CW_REALNAME)
+	ln -sf $(CW_REALNAME) $(DESTDIR)$(LIBDIR)/$(CW_SONAME)
+	ln -sf $(CW_SONAME) $(DESTDIR)$(LIBDIR)/libchildwatch.so
+	install -D -m 644 lib/childwatch.h $(DESTDIR)$(INCLUDEDIR)/childwatch.h
+	install -D -m 644 $(B)/childwatch.pc $(DESTDIR)$(PKGCONFIGDIR)/childwatch.pc
+	install -D -m 644 man/childwatch.1 $(DESTDIR)$(MANDIR)/man1/childwatch.1
+	install -D -m 644 man/childwatch.3 $(DESTDIR)$(MANDIR)/man3/childwatch.3
+	install -D -m 644 man/childwatch.7 $(DESTDIR)$(MANDIR)/man7/childwatch.7
+	@if [ -z '$(DESTDIR)' ]; then $(LDCONFIG) >/dev/null 2>&1 || :; fi
+
+# Directories are left alone: they may hold other packages' files.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(CW_INSTALLED))
