@@ -360,7 +360,11 @@ CW_API cw_loop *cw_loop_new(void)
 
 	if (!loop)
 		return NULL;
-	loop->fd = cw__fd_park(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	loop->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (loop->fd >= 0)
+		loop->fd = cw__fd_park(loop->fd);
+	else
+		loop->fd = -errno;
 	if (loop->fd < 0) {
 		errno = -loop->fd;
 		free(loop);

@@ -103,13 +103,13 @@ static void pidfd_collect(void)
 	} while (n == EVENTS_MAX);
 }
 
-/* The parent's epoll instance and pidfds are shared with it: let go. */
+/*
+ * The parent's epoll instance is shared with it: let go. Its pidfds are
+ * left open, close-on-exec: closing thousands of them one by one would
+ * delay every forked child by milliseconds.
+ */
 static void pidfd_forked(void)
 {
-	struct cw__child *c;
-
-	for (c = cw__table.running.head; c; c = c->next)
-		pidfd_unwatch(c);
 	if (epoll_fd >= 0)
 		cw__sys_close(epoll_fd);
 	epoll_fd = -1;

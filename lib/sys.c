@@ -11,6 +11,9 @@
 
 #include "sys.h"
 
+/* Where the shim's own descriptors start, limits allowing. */
+#define PARK_FLOOR_MAX 1024
+
 static long syscall_result(long r)
 {
 	return r == -1 ? -errno : r;
@@ -75,24 +78,22 @@ void cw__signals_restore(const sigset_t *old)
 int cw__fd_park(int fd)
 {
 	struct rlimit rl;
-	long floor = 64;
+	long floor = PARK_FLOOR_MAX;
 	int parked;
 
 	if (fd < 0)
 		return fd;
-	/* Half the descriptor limit leaves the low half to the program and
-	 * keeps "open returns the lowest free number" unchanged for it. */
+	/* At most half the limit, so that the program keeps the low half.
+	 * Not higher than needed either: every fork copies the descriptor
+	 * table up to the highest open number. */
 	if (RAW(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 &&
-	    rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur / 2 > floor)
+	    (long)rl.rlim_cur / 2 < floor)
 		floor = rl.rlim_cur / 2;
 	parked = RAW(SYS_fcntl, fd, F_DUPFD_CLOEXEC, floor);
-	if (parked < 0) {
-		/* No room up there: keep it where it is, still close-on-exec. */
-		RAW(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
-		return fd;
-	}
 	RAW(SYS_close, fd);
-	return parked;
+	/* No room up there: the caller falls back rather than take one of
+	 * the program's numbers. */
+	return parked < 0 ? -EMFILE : parked;
 }
 
 int cw__sys_close(int fd)

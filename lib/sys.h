@@ -33,8 +33,8 @@ void cw__signals_block(sigset_t *old);
 void cw__signals_restore(const sigset_t *old);
 
 /* A descriptor for the shim's own use: close-on-exec, moved out of the low
- * numbers the program would get next. Consumes fd; returns the new one or
- * -errno. */
+ * numbers the program would get next. Consumes fd; returns the new one,
+ * or -EMFILE when there is no room out there (fd is closed then too). */
 int cw__fd_park(int fd);
 int cw__sys_close(int fd);
 

@@ -254,20 +254,17 @@ void cw__table_watched(struct cw__child *c)
 void cw__table_reset(void)
 {
 	struct cw__table *t = &cw__table;
-	struct cw__child *c, *tmp;
-	struct cw__list *lists[] = { &t->running, &t->ready, &t->records };
 
+	/* The parent's entries are left as they are: reclaiming them would
+	 * write to, and so copy, every page of the table, in every forked
+	 * child. The child starts a table of its own. */
 	pthread_mutex_init(&t->lock, NULL);
-	for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
-		cw__list_for_each_safe(c, tmp, lists[i])
-		{
-			c->next = t->free;
-			t->free = c;
-		}
-		memset(lists[i], 0, sizeof *lists[i]);
-	}
-	if (t->buckets)
-		memset(t->buckets, 0, t->nbuckets * sizeof *t->buckets);
+	memset(&t->running, 0, sizeof t->running);
+	memset(&t->ready, 0, sizeof t->ready);
+	memset(&t->records, 0, sizeof t->records);
+	t->free = NULL;
+	t->buckets = NULL;
+	t->nbuckets = 0;
 	t->program_children = 0;
 	t->unwatched = 0;
 	atomic_store(&t->creating, 0);
