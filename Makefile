@@ -22,7 +22,7 @@ FIXTURES := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtu
 LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 SHIM_OBJ := $(patsubst %.c,$(B)/%.o,$(SHIM_SRC)) $(patsubst %.S,$(B)/%.o,$(SHIM_ASM))
 
-.PHONY: all test demo fixtures clean format lint
+.PHONY: all test demo fixtures clean format lint bench bench-smoke
 .DELETE_ON_ERROR:
 
 all: $(B)/libchildwatch.so $(B)/childwatch
@@ -62,9 +62,21 @@ $(B)/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h
 fixtures: $(FIXTURES)
 
 # bats-core is pinned: make test fetches it when the machine has none.
-test: all fixtures $(B)/lost_child
+test: all fixtures $(B)/lost_child $(B)/bench
 	@bats=$$(tests/install-bats.sh $(B)/bats $(BATS_VERSION)) && \
 		"$$bats" --timing tests/
+
+# The benchmark; make test runs only its smoke run (tests/bench.bats), which
+# checks that it works, not how fast. BENCHFLAGS passes options:
+# make bench BENCHFLAGS='--workloads scale'.
+$(B)/bench: tools/bench.c
+	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+bench: all $(B)/bench
+	$(B)/bench $(BENCHFLAGS)
+
+bench-smoke: all $(B)/bench
+	$(B)/bench --smoke
 
 demo: all $(B)/lost_child
 	@tools/demo.sh $(B)
