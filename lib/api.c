@@ -125,7 +125,7 @@ static void *dispatcher(void *arg)
 		if (r > 0)
 			handler_fire(w, r, returncode_of(&wt.si));
 		else
-			cw__futex_wait(&cw__table.seq, seq, timeout);
+			cw__table_sleep(seq, timeout);
 	}
 	return NULL;
 }

@@ -21,7 +21,6 @@ const struct cw__strategy *cw__strategy;
 enum cw__mode cw__reaper_mode = CW_MODE_OFF;
 enum cw__mode cw__reaper_mode_asked = CW_MODE_OFF;
 atomic_int cw__sigchld_relayed;
-static _Thread_local sigset_t fork_saved;
 
 void cw__child_creating(void)
 {
@@ -35,7 +34,7 @@ void cw__child_created(pid_t pid, enum cw__owner owner)
 
 	cw__table_lock(&saved);
 	if (pid > 0) {
-		c = cw__table_add(pid, owner, cw__sys_gettid());
+		c = cw__table_add(pid, owner, pthread_self());
 		if (c)
 			cw__strategy->watch(c);
 	}
@@ -66,25 +65,12 @@ void cw__reaper_uncounted(struct rusage *ru)
 	cw__table_unlock(&saved);
 }
 
-void cw__reaper_fork_prepare(void)
-{
-	if (cw__strategy)
-		cw__table_lock(&fork_saved);
-}
-
-void cw__reaper_fork_parent(void)
-{
-	if (cw__strategy)
-		cw__table_unlock(&fork_saved);
-}
-
 void cw__reaper_fork_child(void)
 {
 	if (!cw__strategy)
 		return;
 	cw__strategy->forked();
 	cw__table_reset();
-	cw__signals_restore(&fork_saved);
 }
 
 bool cw__reaper_sigchld_driven(void)
@@ -162,8 +148,9 @@ enum cw__mode cw__reaper_init(enum cw__mode mode)
 	}
 	cw__strategy = strategies[mode];
 	cw__reaper_mode = mode;
-	pthread_atfork(cw__reaper_fork_prepare, cw__reaper_fork_parent,
-		       cw__reaper_fork_child);
+	/* No lock is held across fork: the child never reads the parent's
+	 * table, it starts its own. */
+	pthread_atfork(NULL, NULL, cw__reaper_fork_child);
 	adopt_children();
 	return mode;
 }

@@ -50,8 +50,7 @@ int cw__wait_status(const siginfo_t *si);
  * (fast mode reaps early; getrusage(RUSAGE_CHILDREN) must not show them). */
 void cw__reaper_uncounted(struct rusage *ru);
 
-void cw__reaper_fork_prepare(void);
-void cw__reaper_fork_parent(void);
+/* In a forked child, from pthread_atfork (or _Fork's interposer). */
 void cw__reaper_fork_child(void);
 
 #endif

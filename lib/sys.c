@@ -39,11 +39,6 @@ int cw__sys_pidfd_open(pid_t pid)
 	return RAW(SYS_pidfd_open, pid, 0);
 }
 
-pid_t cw__sys_gettid(void)
-{
-	return RAW(SYS_gettid);
-}
-
 pid_t cw__sys_getpgid(pid_t pid)
 {
 	return RAW(SYS_getpgid, pid);

@@ -52,7 +52,20 @@ void cw__table_unlock(const sigset_t *saved)
 void cw__table_changed(void)
 {
 	atomic_fetch_add(&cw__table.seq, 1);
-	cw__futex_wake_all(&cw__table.seq);
+	/* A sleeper that registers after this look sees the new seq in its
+	 * futex call and does not sleep. */
+	if (atomic_load(&cw__table.sleepers))
+		cw__futex_wake_all(&cw__table.seq);
+}
+
+int cw__table_sleep(uint32_t seq, int timeout_ms)
+{
+	int r;
+
+	atomic_fetch_add(&cw__table.sleepers, 1);
+	r = cw__futex_wait(&cw__table.seq, seq, timeout_ms);
+	atomic_fetch_sub(&cw__table.sleepers, 1);
+	return r;
 }
 
 static struct cw__list *list_of(enum cw__state state)
@@ -167,7 +180,7 @@ static size_t live_count(void)
 }
 
 struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
-				pid_t creator)
+				pthread_t creator)
 {
 	struct cw__table *t = &cw__table;
 	struct cw__child *c = cw__table_find(pid);

@@ -29,7 +29,7 @@ struct cw__child {
 	struct cw__child *hash_next;
 	struct cw__child *prev, *next; /* in the list of its state */
 	pid_t pid;
-	pid_t creator; /* the creating thread, for __WNOTHREAD */
+	pthread_t creator; /* for __WNOTHREAD; 0 for an adopted child */
 	pid_t pgid;    /* at collection: getpgid() fails once it is reaped */
 	uint32_t gen;  /* tells a reused pid's entry from the old one */
 	unsigned char owner, state;
@@ -49,6 +49,7 @@ struct cw__table {
 	pthread_mutex_t lock;
 	/* Bumped on every change a blocked wait may care about; futex word. */
 	_Atomic uint32_t seq;
+	atomic_uint sleepers; /* threads asleep on seq */
 	struct cw__child **buckets;
 	size_t nbuckets;
 	struct cw__list running, ready, records;
@@ -74,7 +75,7 @@ void cw__table_unlock(const sigset_t *saved);
 struct cw__child *cw__table_find(pid_t pid);
 /* NULL when memory ran out. A stale entry for the same pid is dropped. */
 struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
-				pid_t creator);
+				pthread_t creator);
 void cw__table_move(struct cw__child *c, enum cw__state state);
 void cw__table_remove(struct cw__child *c);
 /* c changes hands (a handler is added to or removed from a watcher). */
@@ -84,6 +85,9 @@ void cw__table_watched(struct cw__child *c);
 
 /* Wake every blocked wait to look again. Async-signal-safe, lock-free. */
 void cw__table_changed(void);
+/* Sleep until seq moves on from the value read before looking (or
+ * timeout_ms passes; < 0: no limit). Without the lock. 0 or -errno. */
+int cw__table_sleep(uint32_t seq, int timeout_ms);
 
 /* In a forked child: the parent's children are not ours. */
 void cw__table_reset(void);

@@ -34,7 +34,8 @@ static bool matches(const struct cw__child *c, const struct cw__wait *w)
 {
 	if (c->owner != w->as)
 		return false;
-	if ((w->options & __WNOTHREAD) && c->creator != cw__sys_gettid())
+	if ((w->options & __WNOTHREAD) &&
+	    !pthread_equal(c->creator, pthread_self()))
 		return false;
 	return w->idtype != P_PGID || pgid_of(c) == (pid_t)w->id;
 }
@@ -222,7 +223,7 @@ static int block(struct cw__wait *w, sigset_t *saved)
 					   WNOWAIT,
 				   NULL);
 	else
-		r = cw__futex_wait(&cw__table.seq, seq, timeout);
+		r = cw__table_sleep(seq, timeout);
 	cw__table_lock(saved);
 	return r == -EINTR ? -EINTR : 0;
 }
@@ -283,6 +284,46 @@ static int take_collected(struct cw__wait *w)
 	return r > 0 ? r : 0;
 }
 
+/* The kernel still holds c, and w may have it. */
+static bool kernel_holds(const struct cw__child *c, const struct cw__wait *w)
+{
+	return (c->state == CHILD_RUNNING || c->state == CHILD_EXITED) &&
+	       c->owner == w->as && matches(c, w);
+}
+
+/*
+ * The common case, a wait for one child the kernel still holds, in one
+ * system call: wait for it in the kernel exactly as the program asked, then
+ * bring the table up to date. Registered as the child's specific waiter,
+ * no wait for any child takes it meanwhile, and the watchers only look.
+ * ECHILD means someone else reaped it (fast's sweep keeps the status, a
+ * raw wait4 does not): answer 0 and let the table tell. Called and returns
+ * with the table locked.
+ */
+static int wait_held(struct cw__wait *w, uint32_t gen, sigset_t *saved)
+{
+	struct cw__child *c;
+	int r;
+
+	cw__table_unlock(saved);
+	r = cw__sys_waitid(P_PID, w->id, &w->si, w->options & ~__WNOTHREAD,
+			   &w->ru);
+	cw__table_lock(saved);
+	if (r == -ECHILD)
+		return 0;
+	if (r < 0)
+		return r;
+	if (w->si.si_pid && is_exit(w->si.si_code) &&
+	    !(w->options & WNOWAIT)) {
+		c = cw__table_find(w->id);
+		if (c && c->gen == gen) {
+			cw__child_unwatch(c);
+			cw__table_remove(c);
+		}
+	}
+	return w->si.si_pid;
+}
+
 static void waiter_count(pid_t pid, uint32_t gen, int delta)
 {
 	struct cw__child *c = cw__table_find(pid);
@@ -317,6 +358,9 @@ int cw__wait(struct cw__wait *w)
 	if (w->idtype == P_PID && (c = cw__table_find(w->id))) {
 		gen = c->gen;
 		waiter_count(w->id, gen, 1);
+		r = kernel_holds(c, w) ? wait_held(w, gen, &saved) : 0;
+		if (r != 0)
+			goto out;
 	}
 	for (;;) {
 		r = take(w);
@@ -329,6 +373,7 @@ int cw__wait(struct cw__wait *w)
 			break;
 		}
 	}
+out:
 	if (gen)
 		waiter_count(w->id, gen, -1);
 	cw__table_unlock(&saved);

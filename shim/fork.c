@@ -5,8 +5,7 @@
 #include "reaper.h"
 #include "real.h"
 
-/* The table lock is taken and released around fork by the atfork
- * handlers the reaper registers, which also reset the child's state. */
+/* The atfork handler the reaper registers resets the child's state. */
 CW_EXPORT pid_t fork(void)
 {
 	pid_t pid;
@@ -23,7 +22,7 @@ CW_EXPORT pid_t fork(void)
 	return pid;
 }
 
-/* _Fork runs no atfork handlers, so it brackets itself. */
+/* _Fork runs no atfork handlers, so it resets the child itself. */
 CW_EXPORT pid_t _Fork(void)
 {
 	pid_t pid;
@@ -32,15 +31,12 @@ CW_EXPORT pid_t _Fork(void)
 	if (cw__shim_off())
 		return real__Fork();
 	cw__child_creating();
-	cw__reaper_fork_prepare();
 	pid = real__Fork();
 	saved_errno = errno;
-	if (pid == 0) {
+	if (pid == 0)
 		cw__reaper_fork_child();
-	} else {
-		cw__reaper_fork_parent();
+	else
 		cw__child_created(pid, CW_OWNER_PROGRAM);
-	}
 	errno = saved_errno;
 	return pid;
 }
