@@ -79,6 +79,20 @@ void cw__collect_scan(void)
 		cw__child_probe(c);
 }
 
+void cw__watch_by_sigchld(struct cw__child *c)
+{
+	cw__table_watched(c);
+}
+
+void cw__unwatch_nothing(struct cw__child *c)
+{
+	(void)c;
+}
+
+void cw__forked_nothing(void)
+{
+}
+
 int cw__thread_start(void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;

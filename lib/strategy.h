@@ -51,6 +51,11 @@ void cw__child_probe(struct cw__child *c);
 /* Probe every running child: the O(n) scan, skipped when no child of the
  * process is a zombie at all. */
 void cw__collect_scan(void);
+/* Hooks for strategies that need no more: SIGCHLD watches every child;
+ * nothing to let go of at exit or in a forked child. */
+void cw__watch_by_sigchld(struct cw__child *c);
+void cw__unwatch_nothing(struct cw__child *c);
+void cw__forked_nothing(void);
 /* Start a thread for the shim's own use, with a small stack. Called with
  * the table locked, hence every signal blocked: the thread inherits that
  * mask and never takes one of the program's signals. */

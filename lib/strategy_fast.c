@@ -10,20 +10,6 @@
 #include "strategy.h"
 #include "sys.h"
 
-static void fast_watch(struct cw__child *c)
-{
-	cw__table_watched(c);
-}
-
-static void fast_unwatch(struct cw__child *c)
-{
-	(void)c;
-}
-
-static void fast_forked(void)
-{
-}
-
 /* Reaps one zombie into c; false when it was gone already. */
 static bool collect_one(struct cw__child *c)
 {
@@ -76,9 +62,9 @@ static void fast_collect(void)
 }
 
 const struct cw__strategy cw__strategy_fast = {
-	.watch = fast_watch,
-	.unwatch = fast_unwatch,
+	.watch = cw__watch_by_sigchld,
+	.unwatch = cw__unwatch_nothing,
 	.collect = fast_collect,
-	.forked = fast_forked,
+	.forked = cw__forked_nothing,
 	.sigchld_driven = true,
 };

@@ -6,24 +6,10 @@
  */
 #include "strategy.h"
 
-static void safe_watch(struct cw__child *c)
-{
-	cw__table_watched(c);
-}
-
-static void safe_unwatch(struct cw__child *c)
-{
-	(void)c;
-}
-
-static void safe_forked(void)
-{
-}
-
 const struct cw__strategy cw__strategy_safe = {
-	.watch = safe_watch,
-	.unwatch = safe_unwatch,
+	.watch = cw__watch_by_sigchld,
+	.unwatch = cw__unwatch_nothing,
 	.collect = cw__collect_scan,
-	.forked = safe_forked,
+	.forked = cw__forked_nothing,
 	.sigchld_driven = true,
 };

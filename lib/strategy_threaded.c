@@ -41,20 +41,12 @@ static void threaded_watch(struct cw__child *c)
 		cw__table_watched(c);
 }
 
-static void threaded_unwatch(struct cw__child *c)
-{
-	/* The thread ends by itself: the child it waits on has exited. */
-	(void)c;
-}
-
-static void threaded_forked(void)
-{
-}
-
 const struct cw__strategy cw__strategy_threaded = {
 	.watch = threaded_watch,
-	.unwatch = threaded_unwatch,
+	/* A thread ends by itself once its child has exited, and none
+	 * survives fork. */
+	.unwatch = cw__unwatch_nothing,
 	.collect = cw__collect_scan,
-	.forked = threaded_forked,
+	.forked = cw__forked_nothing,
 	.sigchld_driven = false,
 };
