@@ -204,26 +204,18 @@ static int poll_timeout(const struct cw__wait *w, const sigset_t *mask)
 }
 
 /*
- * Sleeps until the table may hold an answer for w. A wait for one pid
- * sleeps in the kernel on that pid without reaping, so EINTR and
- * SA_RESTART are exactly the kernel's; a wait for any child sleeps on the
- * table's sequence word. Called and returns with the table locked.
+ * Sleeps until the table may hold an answer for w: a wait for any child,
+ * since one for a child the kernel holds sleeps in the kernel (wait_held).
+ * Called and returns with the table locked.
  */
 static int block(struct cw__wait *w, sigset_t *saved)
 {
 	uint32_t seq = atomic_load(&cw__table.seq);
-	int timeout = w->idtype == P_PID ? -1 : poll_timeout(w, saved);
-	siginfo_t si;
+	int timeout = poll_timeout(w, saved);
 	int r;
 
 	cw__table_unlock(saved);
-	if (w->idtype == P_PID)
-		r = cw__sys_waitid(P_PID, w->id, &si,
-				   (w->options & ~(WNOHANG | __WNOTHREAD)) |
-					   WNOWAIT,
-				   NULL);
-	else
-		r = cw__table_sleep(seq, timeout);
+	r = cw__table_sleep(seq, timeout);
 	cw__table_lock(saved);
 	return r == -EINTR ? -EINTR : 0;
 }
