@@ -29,7 +29,7 @@ static struct piped *piped_head;
 
 /* POSIX: a child must not keep the streams of earlier popen() calls. */
 static int actions_build(posix_spawn_file_actions_t *fa, int child_end,
-			 int target, int parent_end)
+			 int target)
 {
 	int r = posix_spawn_file_actions_init(fa);
 
@@ -39,7 +39,6 @@ static int actions_build(posix_spawn_file_actions_t *fa, int child_end,
 	r = posix_spawn_file_actions_adddup2(fa, child_end, target);
 	if (!r && child_end != target)
 		r = posix_spawn_file_actions_addclose(fa, child_end);
-	(void)parent_end; /* close-on-exec already */
 	for (struct piped *p = piped_head; p && !r; p = p->next)
 		if (p->fd != target)
 			r = posix_spawn_file_actions_addclose(fa, p->fd);
@@ -74,7 +73,8 @@ static FILE *popen_mediated(const char *command, const char *mode)
 	target = reading ? STDOUT_FILENO : STDIN_FILENO;
 
 	pthread_mutex_lock(&piped_lock);
-	r = actions_build(&fa, child_end, target, parent_end);
+	/* The parent's end is close-on-exec until the child is running. */
+	r = actions_build(&fa, child_end, target);
 	if (!r) {
 		cw__child_creating();
 		r = real_posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
