@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,8 @@ struct piped {
 
 static pthread_mutex_t piped_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct piped *piped_head;
+/* Streams open from popen(): fclose() looks for them only when some are. */
+static atomic_int piped_count;
 
 /* POSIX: a child must not keep the streams of earlier popen() calls. */
 static int actions_build(posix_spawn_file_actions_t *fa, int child_end,
@@ -98,6 +101,7 @@ static FILE *popen_mediated(const char *command, const char *mode)
 	}
 	*p = (struct piped){ piped_head, stream, parent_end, pid };
 	piped_head = p;
+	atomic_fetch_add(&piped_count, 1);
 	pthread_mutex_unlock(&piped_lock);
 	return stream;
 
@@ -131,24 +135,21 @@ static struct piped *piped_take(FILE *stream)
 	     pp = &(*pp)->next)
 		;
 	p = *pp;
-	if (p)
+	if (p) {
 		*pp = p->next;
+		atomic_fetch_sub(&piped_count, 1);
+	}
 	pthread_mutex_unlock(&piped_lock);
 	return p;
 }
 
-CW_EXPORT int pclose(FILE *stream)
+/* Closes a popen() stream and waits for its child: the status, or -1. */
+static int piped_close(struct piped *p)
 {
 	int saved_errno = errno;
-	struct piped *p;
 	int status, r;
 
-	if (cw__shim_off())
-		return real_pclose(stream);
-	p = piped_take(stream);
-	if (!p)
-		return real_pclose(stream);
-	fclose(stream);
+	real_fclose(p->stream);
 	r = cw__command_wait(p->pid, &status);
 	free(p);
 	if (r < 0) {
@@ -157,4 +158,25 @@ CW_EXPORT int pclose(FILE *stream)
 	}
 	errno = saved_errno;
 	return status;
+}
+
+CW_EXPORT int pclose(FILE *stream)
+{
+	struct piped *p;
+
+	if (cw__shim_off() || !(p = piped_take(stream)))
+		return real_pclose(stream);
+	return piped_close(p);
+}
+
+/* glibc's fclose() of a popen() stream waits for the child and returns its
+ * status, as pclose() does; programs rely on it. */
+CW_EXPORT int fclose(FILE *stream)
+{
+	struct piped *p;
+
+	cw__real_init();
+	if (atomic_load(&piped_count) == 0 || !(p = piped_take(stream)))
+		return real_fclose(stream);
+	return piped_close(p);
 }

@@ -36,6 +36,7 @@ typedef void (*cw__handler)(int);
 	X(int, system, (const char *))                                         \
 	X(FILE *, popen, (const char *, const char *))                         \
 	X(int, pclose, (FILE *))                                               \
+	X(int, fclose, (FILE *))                                               \
 	X(int, sigaction, (int, const struct sigaction *, struct sigaction *)) \
 	X(cw__handler, signal, (int, cw__handler))                             \
 	X(cw__handler, bsd_signal, (int, cw__handler))                         \

@@ -29,3 +29,8 @@ bats_require_minimum_version 1.5.0
 	run -0 "$FIX/system_signals"
 	passes_in_every_mode "$FIX/system_signals"
 }
+
+@test "fclose() of a popen() stream waits for its child and returns the status, as glibc's does" {
+	run -0 "$FIX/popen_fclose"
+	passes_in_every_mode "$FIX/popen_fclose"
+}
