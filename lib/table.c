@@ -206,7 +206,6 @@ struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
 	t->unwatched++;
 	if (owner == CW_OWNER_PROGRAM)
 		t->program_children++;
-	cw__table_changed();
 	return c;
 }
 

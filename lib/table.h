@@ -73,7 +73,8 @@ void cw__table_unlock(const sigset_t *saved);
 
 /* Everything below runs with the lock held. */
 struct cw__child *cw__table_find(pid_t pid);
-/* NULL when memory ran out. A stale entry for the same pid is dropped. */
+/* NULL when memory ran out. A stale entry for the same pid is dropped.
+ * Waiters are not woken: the caller does, once the child is ready. */
 struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
 				pthread_t creator);
 void cw__table_move(struct cw__child *c, enum cw__state state);
