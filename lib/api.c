@@ -117,6 +117,8 @@ static void *dispatcher(void *arg)
 			.idtype = P_ALL,
 			.options = WEXITED | WNOHANG,
 			.as = CW_OWNER_WATCHER,
+			.by = { "cw_watcher", NULL },
+			.args = { .waitid = true, .options = WEXITED | WNOHANG },
 		};
 		/* Read before looking, so that no change slips between. */
 		uint32_t seq = atomic_load(&cw__table.seq);

@@ -24,6 +24,7 @@ void cw__child_exited(struct cw__child *c)
 /* Reaped outside the shim: SIG_IGN, SA_NOCLDWAIT or a raw system call. */
 void cw__child_vanished(struct cw__child *c)
 {
+	cw__trace_vanished(c->pid);
 	cw__child_unwatch(c);
 	if (c->owner != CW_OWNER_WATCHER) {
 		cw__table_remove(c);
@@ -45,8 +46,10 @@ void cw__child_probe(struct cw__child *c)
 
 	if (r < 0)
 		cw__child_vanished(c);
-	else if (si.si_pid == c->pid)
+	else if (si.si_pid == c->pid) {
+		cw__trace_exited(c->pid, &si);
 		cw__child_exited(c);
+	}
 }
 
 void cw__children_gone(void)

@@ -22,3 +22,8 @@ int cw__mode_parse(const char *name, enum cw__mode *mode)
 	}
 	return -EINVAL;
 }
+
+const char *cw__mode_name(enum cw__mode mode)
+{
+	return mode_names[mode];
+}

@@ -18,5 +18,6 @@ enum cw__mode {
 
 /* 0 and *mode set, or -EINVAL for a name that is not a mode. */
 int cw__mode_parse(const char *name, enum cw__mode *mode);
+const char *cw__mode_name(enum cw__mode mode);
 
 #endif

@@ -27,20 +27,35 @@ void cw__child_creating(void)
 	atomic_fetch_add(&cw__table.creating, 1);
 }
 
-void cw__child_created(pid_t pid, enum cw__owner owner)
+static void child_enter(pid_t pid, enum cw__owner owner,
+			const struct cw__caller *by)
 {
 	struct cw__child *c;
 	sigset_t saved;
 
+	if (cw__reaper_mode == CW_MODE_OFF) {
+		atomic_fetch_sub(&cw__table.creating, 1);
+		return;
+	}
 	cw__table_lock(&saved);
 	if (pid > 0) {
 		c = cw__table_add(pid, owner, pthread_self());
-		if (c)
+		if (c) {
+			c->spawned = *by;
 			cw__strategy->watch(c);
+		}
 	}
 	atomic_fetch_sub(&cw__table.creating, 1);
 	cw__table_changed();
 	cw__table_unlock(&saved);
+}
+
+void cw__child_created(pid_t pid, enum cw__owner owner,
+		       const struct cw__caller *by, const char *command)
+{
+	if (pid > 0)
+		cw__trace_spawn(pid, by, command);
+	child_enter(pid, owner, by);
 }
 
 void cw__reaper_uncounted(struct rusage *ru)
@@ -108,6 +123,8 @@ static pid_t parent_of(const char *pid)
  */
 static void adopt_children(void)
 {
+	/* The image before exec traced their creation. */
+	static const struct cw__caller inherited = { "exec", NULL };
 	siginfo_t si;
 	struct dirent *e;
 	DIR *proc;
@@ -123,7 +140,7 @@ static void adopt_children(void)
 		    parent_of(e->d_name) != getpid())
 			continue;
 		cw__child_creating();
-		cw__child_created(atoi(e->d_name), CW_OWNER_PROGRAM);
+		child_enter(atoi(e->d_name), CW_OWNER_PROGRAM, &inherited);
 	}
 	closedir(proc);
 }

@@ -17,6 +17,15 @@ struct cw__wait {
 	id_t id;
 	int options; /* waitid(2) options, already validated */
 	enum cw__owner as;
+	/* For the trace: the call, and its arguments as the program gave them
+	 * (waitid's, or wait4's pid and options). */
+	struct cw__caller by;
+	struct {
+		bool waitid;
+		idtype_t idtype;
+		long id;
+		int options;
+	} args;
 	siginfo_t si;	  /* out */
 	struct rusage ru; /* out */
 };
@@ -38,7 +47,9 @@ void cw__reaper_sigchld_relayed(int relayed);
 /* Bracket every creation of a child: creating() before the kernel call,
  * created() after it, with the pid or -1 when none was created. */
 void cw__child_creating(void);
-void cw__child_created(pid_t pid, enum cw__owner owner);
+/* command: system()'s or popen()'s, for the trace; NULL otherwise. */
+void cw__child_created(pid_t pid, enum cw__owner owner,
+		       const struct cw__caller *by, const char *command);
 
 /* The pid, 0 (WNOHANG and nothing yet) or -errno. */
 int cw__wait(struct cw__wait *w);

@@ -21,6 +21,8 @@ static bool collect_one(struct cw__child *c)
 
 	if (r < 0 || si.si_pid != c->pid)
 		return false;
+	cw__trace_exited(c->pid, &si);
+	cw__trace_reaped(c->pid, &si);
 	c->code = si.si_code;
 	c->status = si.si_status;
 	c->uid = si.si_uid;

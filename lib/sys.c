@@ -91,6 +91,11 @@ int cw__fd_park(int fd)
 	return parked < 0 ? -EMFILE : parked;
 }
 
+pid_t cw__sys_gettid(void)
+{
+	return RAW(SYS_gettid);
+}
+
 int cw__sys_close(int fd)
 {
 	/* Linux releases the descriptor even when close reports EINTR, so a

@@ -22,6 +22,7 @@ int cw__sys_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
 		   struct rusage *ru);
 int cw__sys_pidfd_open(pid_t pid);
 pid_t cw__sys_getpgid(pid_t pid);
+pid_t cw__sys_gettid(void);
 
 /* Wait while *word == expected; timeout_ms < 0 waits without limit. */
 int cw__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms);

@@ -10,6 +10,8 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "trace.h"
+
 /* Whose child it is: only the owner's waits may see it. */
 enum cw__owner {
 	CW_OWNER_PROGRAM,
@@ -38,6 +40,10 @@ struct cw__child {
 	int specific_waiters;  /* waits for this pid, which go first */
 	int code, status, uid; /* siginfo of the exit, once collected */
 	struct rusage ru;
+	/* For the trace: who created it; who consumed it (CHILD_CONSUMED). */
+	struct cw__caller spawned, taken;
+	pid_t taken_tid;
+	bool theft_traced; /* one theft-averted event per child */
 };
 
 struct cw__list {

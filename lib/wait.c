@@ -30,14 +30,18 @@ static pid_t pgid_of(const struct cw__child *c)
 	return cw__sys_getpgid(c->pid);
 }
 
-static bool matches(const struct cw__child *c, const struct cw__wait *w)
+/* Whether the kernel would give c to w, whoever c's owner. */
+static bool kernel_match(const struct cw__child *c, const struct cw__wait *w)
 {
-	if (c->owner != w->as)
-		return false;
 	if ((w->options & __WNOTHREAD) &&
 	    !pthread_equal(c->creator, pthread_self()))
 		return false;
 	return w->idtype != P_PGID || pgid_of(c) == (pid_t)w->id;
+}
+
+static bool matches(const struct cw__child *c, const struct cw__wait *w)
+{
+	return c->owner == w->as && kernel_match(c, w);
 }
 
 static void si_from_child(siginfo_t *si, const struct cw__child *c)
@@ -89,6 +93,8 @@ static int deliver(struct cw__child *c, struct cw__wait *w)
 			return 0;
 		si_from_child(&w->si, c);
 		w->ru = c->ru;
+		if (c->state == CHILD_CONSUMED)
+			cw__trace_replayed(w, c);
 	}
 	if ((w->options & WNOWAIT) || !is_exit(w->si.si_code))
 		return pid;
@@ -98,6 +104,8 @@ static int deliver(struct cw__child *c, struct cw__wait *w)
 	if (c->owner == CW_OWNER_PROGRAM && c->state != CHILD_CONSUMED &&
 	    w->idtype != P_PID) {
 		child_keep(c, &w->si, &w->ru);
+		c->taken = w->by;
+		c->taken_tid = cw__sys_gettid();
 		cw__table_move(c, CHILD_CONSUMED);
 	} else {
 		cw__table_remove(c);
@@ -140,6 +148,17 @@ static bool has_child(const struct cw__wait *w)
 	return false;
 }
 
+/* Where a plain kernel wait would have taken a child that is not w's to
+ * take: its owner's, or that of a wait for this very pid. */
+static void theft_note(struct cw__child *c, const struct cw__wait *w)
+{
+	if (c->theft_traced || c->state == CHILD_RUNNING ||
+	    w->as != CW_OWNER_PROGRAM || !cw__trace_on())
+		return;
+	c->theft_traced = true;
+	cw__trace_averted(w, c);
+}
+
 static int take_from(struct cw__list *list, struct cw__wait *w)
 {
 	struct cw__child *c, *tmp;
@@ -147,7 +166,12 @@ static int take_from(struct cw__list *list, struct cw__wait *w)
 
 	cw__list_for_each_safe(c, tmp, list)
 	{
-		if (c->specific_waiters || !matches(c, w))
+		if (c->specific_waiters || c->owner != w->as) {
+			if (kernel_match(c, w))
+				theft_note(c, w);
+			continue;
+		}
+		if (!kernel_match(c, w))
 			continue;
 		r = deliver(c, w);
 		if (r > 0)
@@ -327,7 +351,18 @@ static void waiter_count(pid_t pid, uint32_t gen, int delta)
 		cw__table_changed();
 }
 
-int cw__wait(struct cw__wait *w)
+static int wait_traced(struct cw__wait *w, int r)
+{
+	pid_t child = w->idtype == P_PID ? (pid_t)w->id : 0;
+
+	if (r > 0)
+		cw__trace_waited(w, r);
+	else if (r == -ECHILD && child > 0)
+		cw__trace_lost(w, child);
+	return r;
+}
+
+static int wait_mediated(struct cw__wait *w)
 {
 	struct cw__child *c;
 	sigset_t saved;
@@ -372,6 +407,18 @@ out:
 	if (r == NOT_OURS)
 		r = wait_kernel(w);
 	return r;
+}
+
+int cw__wait(struct cw__wait *w)
+{
+	int r;
+
+	if (cw__reaper_mode == CW_MODE_OFF) {
+		r = wait_kernel(w);
+		return cw__trace_on() ? wait_traced(w, r) : r;
+	}
+	r = wait_mediated(w);
+	return cw__trace_on() ? wait_traced(w, r) : r;
 }
 
 int cw__wait_status(const siginfo_t *si)

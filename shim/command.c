@@ -4,13 +4,15 @@
 #include "reaper.h"
 #include "real.h"
 
-int cw__command_wait(pid_t pid, int *status)
+int cw__command_wait(pid_t pid, int *status, const struct cw__caller *by)
 {
 	struct cw__wait w = {
 		.idtype = P_PID,
 		.id = pid,
 		.options = WEXITED,
 		.as = CW_OWNER_COMMAND,
+		.by = *by,
+		.args = { .id = pid },
 	};
 	int r;
 

@@ -17,7 +17,8 @@ CW_EXPORT pid_t fork(void)
 	pid = real_fork();
 	saved_errno = errno;
 	if (pid != 0)
-		cw__child_created(pid, CW_OWNER_PROGRAM);
+		cw__child_created(pid, CW_OWNER_PROGRAM, CW_CALLER("fork"),
+				  NULL);
 	errno = saved_errno;
 	return pid;
 }
@@ -36,7 +37,8 @@ CW_EXPORT pid_t _Fork(void)
 	if (pid == 0)
 		cw__reaper_fork_child();
 	else
-		cw__child_created(pid, CW_OWNER_PROGRAM);
+		cw__child_created(pid, CW_OWNER_PROGRAM, CW_CALLER("_Fork"),
+				  NULL);
 	errno = saved_errno;
 	return pid;
 }

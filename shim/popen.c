@@ -50,7 +50,8 @@ static int actions_build(posix_spawn_file_actions_t *fa, int child_end,
 	return r;
 }
 
-static FILE *popen_mediated(const char *command, const char *mode)
+static FILE *popen_mediated(const char *command, const char *mode,
+			    const struct cw__caller *by)
 {
 	char *argv[] = { "sh", "-c", "--", (char *)command, NULL };
 	bool reading = mode[0] == 'r';
@@ -81,7 +82,7 @@ static FILE *popen_mediated(const char *command, const char *mode)
 	if (!r) {
 		cw__child_creating();
 		r = real_posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
-		cw__child_created(r ? -1 : pid, CW_OWNER_COMMAND);
+		cw__child_created(r ? -1 : pid, CW_OWNER_COMMAND, by, command);
 		posix_spawn_file_actions_destroy(&fa);
 	}
 	if (r) {
@@ -96,7 +97,7 @@ static FILE *popen_mediated(const char *command, const char *mode)
 	if (!stream) {
 		pthread_mutex_unlock(&piped_lock);
 		close(parent_end);
-		cw__command_wait(pid, &r);
+		cw__command_wait(pid, &r, by);
 		goto out_free;
 	}
 	*p = (struct piped){ piped_head, stream, parent_end, pid };
@@ -120,7 +121,7 @@ CW_EXPORT FILE *popen(const char *command, const char *mode)
 
 	if (cw__shim_off())
 		return real_popen(command, mode);
-	stream = popen_mediated(command, mode);
+	stream = popen_mediated(command, mode, CW_CALLER("popen"));
 	if (stream)
 		errno = saved_errno;
 	return stream;
@@ -144,13 +145,13 @@ static struct piped *piped_take(FILE *stream)
 }
 
 /* Closes a popen() stream and waits for its child: the status, or -1. */
-static int piped_close(struct piped *p)
+static int piped_close(struct piped *p, const struct cw__caller *by)
 {
 	int saved_errno = errno;
 	int status, r;
 
 	real_fclose(p->stream);
-	r = cw__command_wait(p->pid, &status);
+	r = cw__command_wait(p->pid, &status, by);
 	free(p);
 	if (r < 0) {
 		errno = -r;
@@ -166,7 +167,7 @@ CW_EXPORT int pclose(FILE *stream)
 
 	if (cw__shim_off() || !(p = piped_take(stream)))
 		return real_pclose(stream);
-	return piped_close(p);
+	return piped_close(p, CW_CALLER("pclose"));
 }
 
 /* glibc's fclose() of a popen() stream waits for the child and returns its
@@ -178,5 +179,5 @@ CW_EXPORT int fclose(FILE *stream)
 	cw__real_init();
 	if (atomic_load(&piped_count) == 0 || !(p = piped_take(stream)))
 		return real_fclose(stream);
-	return piped_close(p);
+	return piped_close(p, CW_CALLER("fclose"));
 }

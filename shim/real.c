@@ -15,6 +15,7 @@ CW_INTERPOSED(CW_REAL_DEFINE)
 #undef CW_REAL_DEFINE
 
 enum cw__mode cw__shim_mode = CW_MODE_OFF;
+bool cw__shim_tracing;
 atomic_bool cw__shim_debugging;
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
@@ -48,11 +49,18 @@ static void real_resolve(void)
 	value = secure_getenv("CHILDWATCH_MODE");
 	if (value && cw__mode_parse(value, &mode) < 0)
 		mode_refuse(value);
+	/* secure_getenv: a setuid program writes no trace for its caller. */
+	value = secure_getenv("CHILDWATCH_TRACE");
+	if (value && *value) {
+		cw__trace_open(value);
+		cw__shim_tracing = cw__trace_on();
+	}
 	if (mode != CW_MODE_OFF) {
 		cw__shim_mode = cw__reaper_init(mode);
 		if (cw__reaper_sigchld_driven())
 			cw__sigchld_init();
 	}
+	cw__trace_start(mode, cw__shim_mode);
 	errno = saved_errno;
 }
 
@@ -64,4 +72,10 @@ void cw__real_init(void)
 __attribute__((constructor)) static void real_constructor(void)
 {
 	cw__real_init();
+}
+
+/* exit(), not _exit(): what the process leaves behind, for the trace. */
+__attribute__((destructor)) static void real_destructor(void)
+{
+	cw__trace_exit();
 }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "mode.h"
+#include "trace.h"
 
 #define CW_EXPORT __attribute__((visibility("default")))
 
@@ -46,7 +47,10 @@ typedef void (*cw__handler)(int);
 	X(int, siginterrupt, (int, int))                                       \
 	X(int, getrusage, (int, struct rusage *))                              \
 	X(clock_t, times, (struct tms *))                                      \
-	X(long, ptrace, (int, pid_t, void *, void *))
+	X(long, ptrace, (int, pid_t, void *, void *))                          \
+	X(int, execve, (const char *, char *const[], char *const[]))           \
+	X(int, execvpe, (const char *, char *const[], char *const[]))          \
+	X(int, fexecve, (int, char *const[], char *const[]))
 
 #define CW_REAL_DECLARE(type, name, params) extern type(*real_##name) params;
 CW_INTERPOSED(CW_REAL_DECLARE)
@@ -57,20 +61,34 @@ CW_INTERPOSED(CW_REAL_DECLARE)
  * ours has run. */
 void cw__real_init(void);
 
-/* The mode in effect; CW_MODE_OFF sends every call straight to libc. */
+/* The mode in effect; CW_MODE_OFF sends every call straight to libc,
+ * unless the calls are traced. */
 extern enum cw__mode cw__shim_mode;
+/* CHILDWATCH_TRACE was opened: set once, at start. */
+extern bool cw__shim_tracing;
 /* The program traces processes: its waits are the kernel's (ptrace.c). */
 extern atomic_bool cw__shim_debugging;
 
-static inline bool cw__shim_off(void)
+/* The shim mediates, or traces only (off): its calls go through the core. */
+static inline bool cw__shim_active(void)
 {
 	cw__real_init();
-	return cw__shim_mode == CW_MODE_OFF || atomic_load(&cw__shim_debugging);
+	return cw__shim_mode != CW_MODE_OFF || cw__shim_tracing;
 }
+
+static inline bool cw__shim_off(void)
+{
+	return !cw__shim_active() || atomic_load(&cw__shim_debugging);
+}
+
+/* The caller of the interposer this appears in, for the trace. Only in the
+ * exported function itself: the return address is that frame's. */
+#define CW_CALLER(name) \
+	(&(const struct cw__caller){ name, __builtin_return_address(0) })
 
 /* sigchld.c: take over SIGCHLD's real disposition for SIGCHLD-driven modes. */
 void cw__sigchld_init(void);
 /* system.c and popen.c: wait for a child they own, retrying EINTR. */
-int cw__command_wait(pid_t pid, int *status);
+int cw__command_wait(pid_t pid, int *status, const struct cw__caller *by);
 
 #endif

@@ -115,7 +115,7 @@ static bool mediated(int sig)
 	       cw__reaper_sigchld_driven();
 }
 
-CW_EXPORT int sigaction(int sig, const struct sigaction *act,
+static int sigaction_do(int sig, const struct sigaction *act,
 			struct sigaction *old)
 {
 	int saved_errno = errno;
@@ -147,28 +147,28 @@ static cw__handler handler_install(cw__handler handler, int flags,
 	return old.sa_handler;
 }
 
-CW_EXPORT cw__handler signal(int sig, cw__handler handler)
+static cw__handler signal_do(int sig, cw__handler handler)
 {
 	if (!mediated(sig))
 		return real_signal(sig, handler);
 	return handler_install(handler, interrupting ? 0 : SA_RESTART, true);
 }
 
-CW_EXPORT cw__handler bsd_signal(int sig, cw__handler handler)
+static cw__handler bsd_signal_do(int sig, cw__handler handler)
 {
 	if (!mediated(sig))
 		return real_bsd_signal(sig, handler);
-	return signal(sig, handler);
+	return signal_do(sig, handler);
 }
 
-CW_EXPORT cw__handler sysv_signal(int sig, cw__handler handler)
+static cw__handler sysv_signal_do(int sig, cw__handler handler)
 {
 	if (!mediated(sig))
 		return real_sysv_signal(sig, handler);
 	return handler_install(handler, SA_RESETHAND | SA_NODEFER, false);
 }
 
-CW_EXPORT cw__handler sigset(int sig, cw__handler handler)
+static cw__handler sigset_do(int sig, cw__handler handler)
 {
 	sigset_t set, was;
 	cw__handler old;
@@ -191,14 +191,14 @@ CW_EXPORT cw__handler sigset(int sig, cw__handler handler)
 	return sigismember(&was, SIGCHLD) ? SIG_HOLD : old;
 }
 
-CW_EXPORT int sigignore(int sig)
+static int sigignore_do(int sig)
 {
 	if (!mediated(sig))
 		return real_sigignore(sig);
 	return handler_install(SIG_IGN, 0, false) == SIG_ERR ? -1 : 0;
 }
 
-CW_EXPORT int siginterrupt(int sig, int flag)
+static int siginterrupt_do(int sig, int flag)
 {
 	struct sigaction act;
 
@@ -211,4 +211,82 @@ CW_EXPORT int siginterrupt(int sig, int flag)
 	else
 		act.sa_flags |= SA_RESTART;
 	return disposition_swap(&act, NULL);
+}
+
+/* For the trace: SIGCHLD's disposition as the program sees it. */
+static void disposition_read(struct sigaction *sa)
+{
+	if (mediated(SIGCHLD))
+		disposition_swap(NULL, sa);
+	else
+		real_sigaction(SIGCHLD, NULL, sa);
+}
+
+static bool trace_begin(int sig, struct sigaction *before)
+{
+	cw__real_init();
+	if (sig != SIGCHLD || !cw__trace_on())
+		return false;
+	disposition_read(before);
+	return true;
+}
+
+static void trace_end(const struct cw__caller *by,
+		      const struct sigaction *before)
+{
+	int saved_errno = errno;
+	struct sigaction now;
+
+	disposition_read(&now);
+	if (now.sa_handler != before->sa_handler ||
+	    now.sa_flags != before->sa_flags)
+		cw__trace_sigchld(by, before, &now);
+	errno = saved_errno;
+}
+
+/* Every way to set SIGCHLD's disposition, traced: a query changes nothing
+ * and leaves no event. */
+#define SIGCHLD_TRACED(name, sig, call)                                  \
+	({                                                               \
+		struct sigaction before_;                                \
+		bool traced_ = trace_begin(sig, &before_);               \
+		__typeof__(call) r_ = call;                              \
+		if (traced_)                                             \
+			trace_end(CW_CALLER(name), &before_);            \
+		r_;                                                      \
+	})
+
+CW_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	return SIGCHLD_TRACED("sigaction", sig, sigaction_do(sig, act, old));
+}
+
+CW_EXPORT cw__handler signal(int sig, cw__handler handler)
+{
+	return SIGCHLD_TRACED("signal", sig, signal_do(sig, handler));
+}
+
+CW_EXPORT cw__handler bsd_signal(int sig, cw__handler handler)
+{
+	return SIGCHLD_TRACED("bsd_signal", sig, bsd_signal_do(sig, handler));
+}
+
+CW_EXPORT cw__handler sysv_signal(int sig, cw__handler handler)
+{
+	return SIGCHLD_TRACED("sysv_signal", sig, sysv_signal_do(sig, handler));
+}
+
+CW_EXPORT cw__handler sigset(int sig, cw__handler handler)
+{
+	return SIGCHLD_TRACED("sigset", sig, sigset_do(sig, handler));
+}
+
+CW_EXPORT int sigignore(int sig)
+{
+	return SIGCHLD_TRACED("sigignore", sig, sigignore_do(sig));
+}
+
+CW_EXPORT int siginterrupt(int sig, int flag)
+{
+	return SIGCHLD_TRACED("siginterrupt", sig, siginterrupt_do(sig, flag));
 }

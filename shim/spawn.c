@@ -9,7 +9,8 @@ typedef int spawn_fn(pid_t *, const char *, const posix_spawn_file_actions_t *,
 		     const posix_spawnattr_t *, char *const[], char *const[]);
 
 /* The pid is needed even when the caller passes NULL for it. */
-static int spawn_tracked(spawn_fn *spawn, pid_t *pid, const char *path,
+static int spawn_tracked(spawn_fn *spawn, const struct cw__caller *by,
+			 pid_t *pid, const char *path,
 			 const posix_spawn_file_actions_t *actions,
 			 const posix_spawnattr_t *attr, char *const argv[],
 			 char *const envp[])
@@ -21,7 +22,7 @@ static int spawn_tracked(spawn_fn *spawn, pid_t *pid, const char *path,
 	cw__child_creating();
 	r = spawn(&child, path, actions, attr, argv, envp);
 	/* A child that failed to exec was reaped inside libc already. */
-	cw__child_created(r == 0 ? child : -1, CW_OWNER_PROGRAM);
+	cw__child_created(r == 0 ? child : -1, CW_OWNER_PROGRAM, by, NULL);
 	if (r == 0 && pid)
 		*pid = child;
 	errno = saved_errno;
@@ -35,8 +36,8 @@ CW_EXPORT int posix_spawn(pid_t *pid, const char *path,
 {
 	if (cw__shim_off())
 		return real_posix_spawn(pid, path, actions, attr, argv, envp);
-	return spawn_tracked(real_posix_spawn, pid, path, actions, attr, argv,
-			     envp);
+	return spawn_tracked(real_posix_spawn, CW_CALLER("posix_spawn"), pid,
+			     path, actions, attr, argv, envp);
 }
 
 CW_EXPORT int posix_spawnp(pid_t *pid, const char *file,
@@ -46,6 +47,6 @@ CW_EXPORT int posix_spawnp(pid_t *pid, const char *file,
 {
 	if (cw__shim_off())
 		return real_posix_spawnp(pid, file, actions, attr, argv, envp);
-	return spawn_tracked(real_posix_spawnp, pid, file, actions, attr, argv,
-			     envp);
+	return spawn_tracked(real_posix_spawnp, CW_CALLER("posix_spawnp"), pid,
+			     file, actions, attr, argv, envp);
 }

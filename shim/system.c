@@ -46,7 +46,7 @@ static void quiet_end(void)
 	pthread_mutex_unlock(&quiet_lock);
 }
 
-static int shell_run(const char *command)
+static int shell_run(const char *command, const struct cw__caller *by)
 {
 	char *argv[] = { "sh", "-c", "--", (char *)command, NULL };
 	struct sigaction intr, quit;
@@ -74,10 +74,10 @@ static int shell_run(const char *command)
 
 	cw__child_creating();
 	r = real_posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, environ);
-	cw__child_created(r == 0 ? pid : -1, CW_OWNER_COMMAND);
+	cw__child_created(r == 0 ? pid : -1, CW_OWNER_COMMAND, by, command);
 	posix_spawnattr_destroy(&attr);
 	if (r == 0) {
-		r = -cw__command_wait(pid, &status);
+		r = -cw__command_wait(pid, &status, by);
 		if (r)
 			status = -1;
 	} else {
@@ -92,9 +92,11 @@ static int shell_run(const char *command)
 
 CW_EXPORT int system(const char *command)
 {
+	const struct cw__caller *by = CW_CALLER("system");
+
 	if (cw__shim_off())
 		return real_system(command);
 	if (!command)
-		return shell_run("exit 0") == 0;
-	return shell_run(command);
+		return shell_run("exit 0", by) == 0;
+	return shell_run(command, by);
 }

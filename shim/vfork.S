@@ -20,6 +20,7 @@ vfork:
 	push	%rdi
 	test	%eax, %eax
 	jz	1f
+	mov	%rdi, %rsi		/* where our caller is, for the trace */
 	movslq	%eax, %rdi
 	jmp	cw__vfork_end		/* parent: returns to our caller */
 1:	ret
@@ -41,6 +42,7 @@ vfork:
 	svc	#0
 	cbz	x0, 1f
 	sxtw	x0, w0
+	mov	x1, x30			/* where our caller is, for the trace */
 	b	cw__vfork_end		/* parent: x30 still holds our caller */
 1:	ret
 	.size	vfork, .-vfork

@@ -8,20 +8,25 @@
 /* vfork itself is in vfork.S; these are its halves that may be C. */
 
 void cw__vfork_begin(void);
-pid_t cw__vfork_end(long r);
+pid_t cw__vfork_end(long r, const void *site);
 
+/* Both halves ask the same question, of what never changes after start,
+ * so that every creation begun is ended. */
 __attribute__((visibility("hidden"))) void cw__vfork_begin(void)
 {
-	if (!cw__shim_off())
+	if (cw__shim_active())
 		cw__child_creating();
 }
 
-__attribute__((visibility("hidden"))) pid_t cw__vfork_end(long r)
+/* site: where vfork returns to, which only the assembly knows. */
+__attribute__((visibility("hidden"))) pid_t cw__vfork_end(long r,
+							  const void *site)
 {
+	const struct cw__caller by = { "vfork", site };
 	int saved_errno = errno;
 
-	if (cw__shim_mode != CW_MODE_OFF)
-		cw__child_created(r > 0 ? r : -1, CW_OWNER_PROGRAM);
+	if (cw__shim_active())
+		cw__child_created(r > 0 ? r : -1, CW_OWNER_PROGRAM, &by, NULL);
 	if (r < 0) {
 		errno = -r;
 		return -1;

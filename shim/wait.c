@@ -15,13 +15,15 @@
 	 __WCLONE | __WALL)
 
 static pid_t wait4_mediated(pid_t pid, int *status, int options,
-			    struct rusage *ru)
+			    struct rusage *ru, const struct cw__caller *by)
 {
 	int saved_errno = errno;
 	struct cw__wait w = {
 		.options = (options & ~WUNTRACED) | WEXITED |
 			   (options & WUNTRACED ? WSTOPPED : 0),
 		.as = CW_OWNER_PROGRAM,
+		.by = *by,
+		.args = { .id = pid, .options = options },
 	};
 	int r;
 
@@ -61,28 +63,29 @@ CW_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 {
 	if (cw__shim_off())
 		return real_wait4(pid, status, options, ru);
-	return wait4_mediated(pid, status, options, ru);
+	return wait4_mediated(pid, status, options, ru, CW_CALLER("wait4"));
 }
 
 CW_EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
 {
 	if (cw__shim_off())
 		return real_wait3(status, options, ru);
-	return wait4_mediated(-1, status, options, ru);
+	return wait4_mediated(-1, status, options, ru, CW_CALLER("wait3"));
 }
 
 CW_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
 {
 	if (cw__shim_off())
 		return real_waitpid(pid, status, options);
-	return wait4_mediated(pid, status, options, NULL);
+	return wait4_mediated(pid, status, options, NULL,
+			      CW_CALLER("waitpid"));
 }
 
 CW_EXPORT pid_t wait(int *status)
 {
 	if (cw__shim_off())
 		return real_wait(status);
-	return wait4_mediated(-1, status, 0, NULL);
+	return wait4_mediated(-1, status, 0, NULL, CW_CALLER("wait"));
 }
 
 CW_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *si, int options)
@@ -93,6 +96,8 @@ CW_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *si, int options)
 		.id = id,
 		.options = options,
 		.as = CW_OWNER_PROGRAM,
+		.by = *CW_CALLER("waitid"),
+		.args = { true, idtype, id, options },
 	};
 	int r;
 

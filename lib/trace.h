@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CW_TRACE_H
+#define CW_TRACE_H
+
+/*
+ * The lifecycle trace (CHILDWATCH_TRACE): one JSON line per event, formatted
+ * on the stack and written with one write(2) to an O_APPEND file that every
+ * process of a tree shares. Emitters may run in signal handlers and in a
+ * vfork child: nothing here allocates or takes a lock of its own. The
+ * format is documented in the README, "Trace format".
+ */
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "mode.h"
+
+#define CW_TRACE_VERSION 1
+
+/* Who made a call: its name and the address it returns to. */
+struct cw__caller {
+	const char *call;
+	const void *site;
+};
+
+struct cw__child;
+struct cw__wait;
+
+/* The trace's descriptor, or -1: tracing off costs one load and a branch. */
+extern atomic_int cw__trace_fd;
+
+static inline bool cw__trace_on(void)
+{
+	return atomic_load_explicit(&cw__trace_fd, memory_order_relaxed) >= 0;
+}
+
+/* Opens path for appending; a warning on stderr and no trace when it
+ * cannot be (a symlink is refused). */
+void cw__trace_open(const char *path);
+void cw__trace_start(enum cw__mode asked, enum cw__mode mode);
+void cw__trace_spawn(pid_t child, const struct cw__caller *by,
+		     const char *command);
+/* The kernel reported c's exit (si), before anyone consumed it. */
+void cw__trace_exited(pid_t child, const siginfo_t *si);
+/* fast mode's watcher reaped c ahead of its waiter. */
+void cw__trace_reaped(pid_t child, const siginfo_t *si);
+/* Reaped outside the shim: a raw system call, SIG_IGN or SA_NOCLDWAIT. */
+void cw__trace_vanished(pid_t child);
+/* A wait returned child's event to its caller. */
+void cw__trace_waited(const struct cw__wait *w, pid_t child);
+/* A wait for child failed with ECHILD. */
+void cw__trace_lost(const struct cw__wait *w, pid_t child);
+/* w, a wait for any child, would have taken c, someone else's. */
+void cw__trace_averted(const struct cw__wait *w, const struct cw__child *c);
+/* w, a wait for c, gets the status an earlier wait for any child took. */
+void cw__trace_replayed(const struct cw__wait *w, const struct cw__child *c);
+/* The program's SIGCHLD disposition changed from old to now. */
+void cw__trace_sigchld(const struct cw__caller *by,
+		       const struct sigaction *old,
+		       const struct sigaction *now);
+void cw__trace_exec(const struct cw__caller *by, const char *path,
+		    char *const argv[], int error);
+/* The process leaves: which children it leaves behind, and how. */
+void cw__trace_exit(void);
+
+#endif
