@@ -17,6 +17,9 @@ FIX_CFLAGS := -std=gnu17 -Wall -Wextra -Werror -pthread -D_GNU_SOURCE
 LIB_SRC  := $(wildcard lib/*.c)
 SHIM_SRC := $(wildcard shim/*.c)
 SHIM_ASM := $(wildcard shim/*.S)
+# The CLI: its main, and the trace reader behind report and diagnose.
+CLI_SRC  := tools/childwatch.c tools/report.c tools/json.c
+CLI_HDR  := tools/report.h tools/json.h
 FIXTURES := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtures/*.c))
 
 LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
@@ -43,8 +46,8 @@ $(B)/libchildwatch.so: $(SHIM_OBJ) $(LIB_OBJ) shim/exports.map
 		-Wl,-soname,$(CW_SONAME) -Wl,-z,now -Wl,-z,relro $(LDFLAGS) \
 		-o $@ $(SHIM_OBJ) $(LIB_OBJ) -ldl
 
-$(B)/childwatch: tools/childwatch.c $(B)/libcwcore.a
-	$(CC) $(CW_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libcwcore.a
+$(B)/childwatch: $(CLI_SRC) $(CLI_HDR) $(B)/libcwcore.a
+	$(CC) $(CW_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) $(B)/libcwcore.a
 
 $(B)/lost_child: tools/lost_child.c
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
@@ -148,9 +151,9 @@ FORCE:
 # The CLI looks for the library beside itself, in ../lib, then in
 # CW_LIBDIR, so the installed copy finds the installed library without
 # LD_LIBRARY_PATH even when BINDIR is not $(PREFIX)/bin.
-$(B)/childwatch-install: tools/childwatch.c $(B)/libcwcore.a $(B)/install-dirs
+$(B)/childwatch-install: $(CLI_SRC) $(CLI_HDR) $(B)/libcwcore.a $(B)/install-dirs
 	$(CC) $(CW_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
-		-DCW_LIBDIR='"$(LIBDIR)"' -o $@ $< $(B)/libcwcore.a
+		-DCW_LIBDIR='"$(LIBDIR)"' -o $@ $(CLI_SRC) $(B)/libcwcore.a
 
 # libdir and includedir are written relative to ${prefix} when they lie
 # under it, so that pkg-config --define-prefix can relocate the copy.

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* childwatch: run a program with the shim preloaded in a chosen mode. */
+/*
+ * childwatch: run a program with the shim preloaded in a chosen mode, and
+ * read the traces it leaves (report, diagnose).
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -13,6 +17,7 @@
 #include <unistd.h>
 
 #include "mode.h"
+#include "report.h"
 
 #ifndef CW_LIBDIR
 #define CW_LIBDIR "/usr/local/lib"
@@ -23,11 +28,37 @@ extern char **environ;
 static pid_t child;
 
 static const char usage[] =
-	"usage: childwatch [-m|--mode MODE] [--] PROGRAM [ARGS...]\n"
+	"usage: childwatch [-m|--mode MODE] [-t|--trace FILE] [--] PROGRAM [ARGS...]\n"
+	"       childwatch report [--json] FILE\n"
+	"       childwatch diagnose [--json] [--keep] [--] PROGRAM [ARGS...]\n"
 	"Runs PROGRAM with libchildwatch preloaded, so that one owner reaps\n"
 	"its children and no wait can take another's child.\n"
-	"  -m, --mode MODE  " CW_MODE_LIST " (default: CHILDWATCH_MODE, or pidfd)\n"
-	"  -h, --help       this text\n"
+	"  -m, --mode MODE   " CW_MODE_LIST " (default: CHILDWATCH_MODE, or pidfd)\n"
+	"  -t, --trace FILE  write the lifecycle of every child, in every\n"
+	"                    process of the tree, to FILE (JSON Lines)\n"
+	"  -h, --help        this text; childwatch report --help for the others\n"
+	"Exits with PROGRAM's status, or 128+N when signal N killed it.\n";
+
+static const char report_usage[] =
+	"usage: childwatch report [--json] FILE\n"
+	"Reads a trace (CHILDWATCH_TRACE=FILE, or childwatch --trace FILE) and\n"
+	"prints the process tree with each child's spawn site, exit and\n"
+	"consumer; every lost child with victim and thief; zombies left and\n"
+	"children still running at exit; SIGCHLD handlers replaced; counts per\n"
+	"call site; exit-to-consumption latency.\n"
+	"  --json      the same as one JSON document\n"
+	"  -h, --help  this text\n"
+	"Exits 0 when nothing was lost or left a zombie, 1 when something was,\n"
+	"2 for a usage error or a trace with no events.\n";
+
+static const char diagnose_usage[] =
+	"usage: childwatch diagnose [--json] [--keep] [--] PROGRAM [ARGS...]\n"
+	"Runs PROGRAM as it is (mode off: nothing mediated) with a temporary\n"
+	"trace, then prints the report on stderr: what to run first on a\n"
+	"program that loses children.\n"
+	"  --json      the report as JSON\n"
+	"  --keep      keep the trace and print its path\n"
+	"  -h, --help  this text\n"
 	"Exits with PROGRAM's status, or 128+N when signal N killed it.\n";
 
 /* The library beside this program (the build tree), or the installed one. */
@@ -72,45 +103,21 @@ static void forward(int sig)
 		kill(child, sig);
 }
 
-int main(int argc, char **argv)
+/* Spawns PROGRAM with the shim preloaded; its status as childwatch's. */
+static int program_run(char **argv)
 {
-	static const struct option longopts[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct sigaction fwd = { .sa_handler = forward };
 	const int forwarded[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM };
 	char lib[PATH_MAX];
-	enum cw__mode mode;
-	int opt, status;
+	int status;
 
-	while ((opt = getopt_long(argc, argv, "+m:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'm':
-			if (cw__mode_parse(optarg, &mode) < 0) {
-				fprintf(stderr,
-					"childwatch: '%s' is not a mode; use one of %s\n",
-					optarg, CW_MODE_LIST);
-				return 2;
-			}
-			setenv("CHILDWATCH_MODE", optarg, 1);
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			fputs(usage, stderr);
-			return 2;
-		}
-	}
-	if (optind == argc) {
+	if (!argv[0]) {
 		fprintf(stderr, "childwatch: no program given; try: childwatch -- PROGRAM [ARGS...]\n");
 		return 2;
 	}
 	if (library_find(lib, sizeof lib) < 0) {
-		fprintf(stderr, "childwatch: libchildwatch.so not found beside %s or in %s; run make, or make install\n",
-			argv[0], CW_LIBDIR);
+		fprintf(stderr, "childwatch: libchildwatch.so not found beside this program or in %s; run make, or make install\n",
+			CW_LIBDIR);
 		return 2;
 	}
 	if (preload_add(lib) < 0) {
@@ -122,11 +129,10 @@ int main(int argc, char **argv)
 	sigemptyset(&fwd.sa_mask);
 	for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
 		sigaction(forwarded[i], &fwd, NULL);
-	errno = posix_spawnp(&child, argv[optind], NULL, NULL, argv + optind,
-			     environ);
+	errno = posix_spawnp(&child, argv[0], NULL, NULL, argv, environ);
 	if (errno) {
-		fprintf(stderr, "childwatch: cannot run '%s': %s\n",
-			argv[optind], strerror(errno));
+		fprintf(stderr, "childwatch: cannot run '%s': %s\n", argv[0],
+			strerror(errno));
 		return errno == ENOENT ? 127 : 126;
 	}
 	while (waitpid(child, &status, 0) < 0)
@@ -137,4 +143,156 @@ int main(int argc, char **argv)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
+}
+
+/*
+ * A fresh, empty trace at path, named absolutely in CHILDWATCH_TRACE so
+ * that processes that change directory still find it. A symbolic link is
+ * refused, as the shim refuses it.
+ */
+static int trace_prepare(const char *path)
+{
+	char abs[PATH_MAX];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		      0600);
+
+	if (fd < 0) {
+		fprintf(stderr, "childwatch: cannot write trace '%s': %s\n",
+			path, errno == ELOOP ? "it is a symbolic link"
+					     : strerror(errno));
+		return -1;
+	}
+	close(fd);
+	if (!realpath(path, abs)) {
+		fprintf(stderr, "childwatch: trace '%s': %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	return setenv("CHILDWATCH_TRACE", abs, 1);
+}
+
+static int report_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool json = false;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(report_usage, stdout);
+			return 0;
+		default:
+			fputs(report_usage, stderr);
+			return REPORT_ERROR;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "childwatch: report takes one trace file; try: childwatch report FILE\n");
+		return REPORT_ERROR;
+	}
+	return report_run(argv[optind], json, stdout);
+}
+
+static int diagnose_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *tmp = getenv("TMPDIR");
+	bool json = false, keep = false;
+	char path[PATH_MAX];
+	int opt, fd, status;
+
+	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = true;
+			break;
+		case 'k':
+			keep = true;
+			break;
+		case 'h':
+			fputs(diagnose_usage, stdout);
+			return 0;
+		default:
+			fputs(diagnose_usage, stderr);
+			return 2;
+		}
+	}
+	if (optind == argc) {
+		fprintf(stderr, "childwatch: no program given; try: childwatch diagnose -- PROGRAM [ARGS...]\n");
+		return 2;
+	}
+	snprintf(path, sizeof path, "%s/childwatch-trace.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0) {
+		fprintf(stderr, "childwatch: cannot create a trace in %s: %s; set TMPDIR to a writable directory\n",
+			tmp && *tmp ? tmp : "/tmp", strerror(errno));
+		return 2;
+	}
+	close(fd);
+	setenv("CHILDWATCH_MODE", "off", 1);
+	if (trace_prepare(path) < 0)
+		return 2;
+	status = program_run(argv + optind);
+	fflush(stdout);
+	report_run(path, json, stderr);
+	if (keep)
+		fprintf(stderr, "childwatch: trace kept in %s\n", path);
+	else
+		unlink(path);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "trace", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	enum cw__mode mode;
+	int opt;
+
+	if (argc > 1 && !strcmp(argv[1], "report"))
+		return report_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "diagnose"))
+		return diagnose_main(argc - 1, argv + 1);
+	while ((opt = getopt_long(argc, argv, "+m:t:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'm':
+			if (cw__mode_parse(optarg, &mode) < 0) {
+				fprintf(stderr,
+					"childwatch: '%s' is not a mode; use one of %s\n",
+					optarg, CW_MODE_LIST);
+				return 2;
+			}
+			setenv("CHILDWATCH_MODE", optarg, 1);
+			break;
+		case 't':
+			if (trace_prepare(optarg) < 0)
+				return 2;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	return program_run(argv + optind);
 }
