@@ -13,6 +13,8 @@ B := build
 CW_CFLAGS  := -std=gnu17 -Wall -Wextra -Werror -fPIC -pthread \
               -fvisibility=hidden -D_GNU_SOURCE -Ilib
 FIX_CFLAGS := -std=gnu17 -Wall -Wextra -Werror -pthread -D_GNU_SOURCE
+# Fixtures export their symbols, so that a trace names their functions.
+FIX_LDFLAGS := -rdynamic
 
 LIB_SRC  := $(wildcard lib/*.c)
 SHIM_SRC := $(wildcard shim/*.c)
@@ -58,14 +60,21 @@ $(B)/fixtures/api: tests/fixtures/api.c tests/fixtures/fixture.h $(B)/libchildwa
 	$(CC) $(FIX_CFLAGS) -Ilib $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		-L$(B) -lchildwatch -Wl,-rpath,$(abspath $(B))
 
-$(B)/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h
+$(B)/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h Makefile
 	@mkdir -p $(@D)
-	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(FIX_LDFLAGS) $(LDFLAGS) -o $@ $<
 
 fixtures: $(FIXTURES)
 
+# The CLI with AddressSanitizer and UBSan: tests/trace.bats feeds the
+# trace reader bad input through it.
+$(B)/childwatch-asan: $(CLI_SRC) $(CLI_HDR) lib/mode.c
+	$(CC) $(CW_CFLAGS) -fPIE -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer $(CPPFLAGS) \
+		$(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) lib/mode.c
+
 # bats-core is pinned: make test fetches it when the machine has none.
-test: all fixtures $(B)/lost_child $(B)/bench
+test: all fixtures $(B)/lost_child $(B)/bench $(B)/childwatch-asan
 	@bats=$$(tests/install-bats.sh $(B)/bats $(BATS_VERSION)) && \
 		"$$bats" --timing tests/
 

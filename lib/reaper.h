@@ -20,12 +20,7 @@ struct cw__wait {
 	/* For the trace: the call, and its arguments as the program gave them
 	 * (waitid's, or wait4's pid and options). */
 	struct cw__caller by;
-	struct {
-		bool waitid;
-		idtype_t idtype;
-		long id;
-		int options;
-	} args;
+	struct cw__wait_args args;
 	siginfo_t si;	  /* out */
 	struct rusage ru; /* out */
 };

@@ -42,6 +42,7 @@ struct cw__child {
 	struct rusage ru;
 	/* For the trace: who created it; who consumed it (CHILD_CONSUMED). */
 	struct cw__caller spawned, taken;
+	struct cw__wait_args taken_args;
 	pid_t taken_tid;
 	bool theft_traced; /* one theft-averted event per child */
 };

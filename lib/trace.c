@@ -428,24 +428,24 @@ void cw__trace_vanished(pid_t child)
 }
 
 /* waitid's arguments, or wait4's pid and options. */
-static void put_wait_args(struct line *l, const struct cw__wait *w)
+static void put_wait_args(struct line *l, const struct cw__wait_args *a)
 {
 	static const char *const idtypes[] = { "P_ALL", "P_PID", "P_PGID",
 					       "P_PIDFD" };
-	unsigned idtype = w->args.idtype;
+	unsigned idtype = a->idtype;
 
 	put_key(l, "args");
-	if (w->args.waitid) {
+	if (a->waitid) {
 		put_c(l, "{\"idtype\":");
 		put_quoted(l, idtype < sizeof idtypes / sizeof *idtypes
 				      ? idtypes[idtype]
 				      : "?");
-		put_int(l, "id", w->args.id);
+		put_int(l, "id", a->id);
 	} else {
 		put_c(l, "{\"pid\":");
-		put_num(l, w->args.id);
+		put_num(l, a->id);
 	}
-	put_wait_options(l, w->args.options);
+	put_wait_options(l, a->options);
 	put_c(l, "}");
 }
 
@@ -455,7 +455,7 @@ static void wait_begin(struct line *l, const char *event,
 	line_begin(l, event);
 	put_int(l, "child", child);
 	put_caller(l, &w->by);
-	put_wait_args(l, w);
+	put_wait_args(l, &w->args);
 }
 
 void cw__trace_waited(const struct cw__wait *w, pid_t child)
@@ -516,6 +516,7 @@ void cw__trace_replayed(const struct cw__wait *w, const struct cw__child *c)
 	put_c(&l, "{\"call\":");
 	put_quoted(&l, c->taken.call ? c->taken.call : "unknown");
 	put_site(&l, "site", c->taken.site);
+	put_wait_args(&l, &c->taken_args);
 	put_int(&l, "tid", c->taken_tid);
 	put_c(&l, "}");
 	line_end(&l);

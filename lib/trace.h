@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include "mode.h"
 
@@ -23,6 +24,15 @@
 struct cw__caller {
 	const char *call;
 	const void *site;
+};
+
+/* A wait's arguments as the program gave them: waitid's, or wait4's pid
+ * (in id) and options. */
+struct cw__wait_args {
+	bool waitid;
+	idtype_t idtype;
+	long id;
+	int options;
 };
 
 struct cw__child;

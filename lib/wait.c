@@ -105,6 +105,7 @@ static int deliver(struct cw__child *c, struct cw__wait *w)
 	    w->idtype != P_PID) {
 		child_keep(c, &w->si, &w->ru);
 		c->taken = w->by;
+		c->taken_args = w->args;
 		c->taken_tid = cw__sys_gettid();
 		cw__table_move(c, CHILD_CONSUMED);
 	} else {

@@ -171,6 +171,13 @@ static int trace_prepare(const char *path)
 	return setenv("CHILDWATCH_TRACE", abs, 1);
 }
 
+static int option_refuse(const char *command, const char *arg)
+{
+	fprintf(stderr, "childwatch %s: unknown option '%s'; see childwatch %s --help\n",
+		command, arg, command);
+	return 2;
+}
+
 static int report_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -181,6 +188,7 @@ static int report_main(int argc, char **argv)
 	bool json = false;
 	int opt;
 
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
@@ -190,8 +198,7 @@ static int report_main(int argc, char **argv)
 			fputs(report_usage, stdout);
 			return 0;
 		default:
-			fputs(report_usage, stderr);
-			return REPORT_ERROR;
+			return option_refuse("report", argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 1) {
@@ -214,6 +221,7 @@ static int diagnose_main(int argc, char **argv)
 	char path[PATH_MAX];
 	int opt, fd, status;
 
+	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
@@ -226,8 +234,7 @@ static int diagnose_main(int argc, char **argv)
 			fputs(diagnose_usage, stdout);
 			return 0;
 		default:
-			fputs(diagnose_usage, stderr);
-			return 2;
+			return option_refuse("diagnose", argv[optind - 1]);
 		}
 	}
 	if (optind == argc) {

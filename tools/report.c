@@ -356,6 +356,7 @@ static void on_event(struct report *r, const struct json *ev)
 		f->other.name = json_str(consumer, "call");
 		f->other.site = site_of(json_get(consumer, "site"));
 		f->other.tid = json_int(consumer, "tid", 0);
+		f->other.args = json_get(consumer, "args");
 		f->other.pid = pid;
 	} else if (!strcmp(name, "sigchld")) {
 		on_sigchld(r, p, ev);
@@ -437,6 +438,8 @@ static void analyse(struct report *r)
 	for (size_t i = 0; i < r->nfindings; i++) {
 		struct finding *f = &r->findings[i];
 
+		if (f->kind == REPLACED)
+			continue;
 		f->kid = kid_get(r, f->process, f->child);
 		if (f->kind == LOST && f->kid->consumed)
 			f->other = f->kid->consumer;
@@ -934,6 +937,25 @@ static void json_print(const struct report *r)
 		count(r, LOST), count(r, ZOMBIE), count(r, AVERTED));
 }
 
+static void report_free(struct report *r)
+{
+	for (size_t i = 0; i < r->nevents; i++)
+		json_free(r->events[i]);
+	for (size_t i = 0; i < sizeof r->kids / sizeof *r->kids; i++)
+		for (struct kid *k = r->kids[i], *next; k; k = next) {
+			next = k->hash_next;
+			free(k);
+		}
+	for (size_t i = 0; i < r->nprocs; i++)
+		free(r->proc_list[i]);
+	free(r->events);
+	free(r->proc_list);
+	free(r->findings);
+	free(r->sites);
+	free(r->latencies);
+	free(r);
+}
+
 int report_run(const char *path, bool json, FILE *out)
 {
 	struct report *r = zalloc(sizeof *r);
@@ -941,23 +963,28 @@ int report_run(const char *path, bool json, FILE *out)
 
 	r->path = path;
 	r->out = out;
-	if (trace_read(r) < 0)
+	if (trace_read(r) < 0) {
+		report_free(r);
 		return REPORT_ERROR;
+	}
 	if (r->nevents == 0) {
 		fprintf(stderr, "childwatch: '%s' holds no trace events (%zu lines, "
 			"%zu unusable); run the program with CHILDWATCH_TRACE=%s "
 			"or childwatch --trace %s\n",
 			path, r->lines, r->nbad, path, path);
+		report_free(r);
 		return REPORT_ERROR;
 	}
 	analyse(r);
-	qsort(r->latencies, r->nlatencies, sizeof *r->latencies, latency_cmp);
+	if (r->nlatencies)
+		qsort(r->latencies, r->nlatencies, sizeof *r->latencies,
+		      latency_cmp);
 	if (json)
 		json_print(r);
 	else
 		text_print(r);
 	status = count(r, LOST) || count(r, ZOMBIE) ? REPORT_FOUND
 						     : REPORT_CLEAN;
-	/* The process ends here: the tree goes with it. */
+	report_free(r);
 	return status;
 }
