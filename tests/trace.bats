@@ -103,8 +103,11 @@ for n, line in enumerate(open(sys.argv[1]), 1):
 	command -v make >/dev/null || skip "make is not installed"
 	printf 'all: a b c\na b c:\n\t@echo $@ | tr a-c A-C >/dev/null\n' \
 		>"$BATS_TEST_TMPDIR/Makefile"
+	# An argument with a quote, a tab and a byte that is not UTF-8, which
+	# the trace must escape to stay JSON.
 	cat >"$BATS_TEST_TMPDIR/tree.sh" <<-EOF
 	seq 1 20 | sort -r | head -3 >/dev/null
+	sh -c "\$(printf 'true "\t\377"')"
 	make -s -j3 -C "$BATS_TEST_TMPDIR"
 	EOF
 	run -0 "$CW_CLI" --trace "$TRACE" -- sh "$BATS_TEST_TMPDIR/tree.sh"
