@@ -58,6 +58,20 @@ void cw__child_created(pid_t pid, enum cw__owner owner,
 	child_enter(pid, owner, by);
 }
 
+void cw__child_pidfd(pid_t pid, int fd)
+{
+	struct cw__child *c;
+	sigset_t saved;
+
+	if (cw__reaper_mode == CW_MODE_OFF)
+		return;
+	cw__table_lock(&saved);
+	c = cw__table_find(pid);
+	if (c)
+		c->program_pidfd = fd;
+	cw__table_unlock(&saved);
+}
+
 void cw__reaper_uncounted(struct rusage *ru)
 {
 	const struct cw__child *c;

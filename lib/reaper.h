@@ -46,6 +46,10 @@ void cw__child_creating(void);
 void cw__child_created(pid_t pid, enum cw__owner owner,
 		       const struct cw__caller *by, const char *command);
 
+/* The program opened pidfd fd for pid: a wait on it still finds the child
+ * once fast mode has reaped it and the kernel no longer knows the pid. */
+void cw__child_pidfd(pid_t pid, int fd);
+
 /* The pid, 0 (WNOHANG and nothing yet) or -errno. */
 int cw__wait(struct cw__wait *w);
 

@@ -14,19 +14,61 @@
 /* Where the shim's own descriptors start, limits allowing. */
 #define PARK_FLOOR_MAX 1024
 
-static long syscall_result(long r)
+#if CW_SYS_RAW
+/*
+ * The kernel's calling convention, without libc's syscall(): the shim
+ * interposes that one (programs wait through it), and its own calls must
+ * not come back into itself. No errno is touched: -errno is returned.
+ */
+static long raw6(long n, long a, long b, long c, long d, long e, long f)
 {
-	return r == -1 ? -errno : r;
-}
+#if defined(__x86_64__)
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	long r;
 
-/* syscall(2) sets errno; the core must leave the program's errno alone. */
-#define RAW(...)                                                  \
-	({                                                        \
-		int saved_errno_ = errno;                         \
-		long r_ = syscall_result(syscall(__VA_ARGS__));   \
-		errno = saved_errno_;                             \
-		r_;                                               \
-	})
+	__asm__ __volatile__("syscall"
+			     : "=a"(r)
+			     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10),
+			       "r"(r8), "r"(r9)
+			     : "rcx", "r11", "memory");
+	return r;
+#else /* __aarch64__ */
+	register long x8 __asm__("x8") = n;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	register long x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
+
+	__asm__ __volatile__("svc 0"
+			     : "+r"(x0)
+			     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4),
+			       "r"(x5)
+			     : "memory", "cc");
+	return x0;
+#endif
+}
+#else
+/* Elsewhere libc's syscall(), which the shim then does not interpose. */
+static long raw6(long n, long a, long b, long c, long d, long e, long f)
+{
+	int saved_errno = errno;
+	long r = syscall(n, a, b, c, d, e, f);
+
+	if (r == -1)
+		r = -errno;
+	errno = saved_errno;
+	return r;
+}
+#endif
+
+#define RAW_(n, a, b, c, d, e, f, ...)                                   \
+	raw6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), \
+	     (long)(f))
+#define RAW(...) RAW_(__VA_ARGS__, 0, 0, 0, 0, 0, 0)
 
 int cw__sys_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
 		   struct rusage *ru)

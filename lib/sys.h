@@ -13,6 +13,13 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+/* Where the core makes system calls itself, without libc's syscall(). */
+#if defined(__x86_64__) || defined(__aarch64__)
+#define CW_SYS_RAW 1
+#else
+#define CW_SYS_RAW 0
+#endif
+
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif

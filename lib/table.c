@@ -198,6 +198,7 @@ struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
 	c->creator = creator;
 	c->gen = ++t->next_gen;
 	c->pidfd = -1;
+	c->program_pidfd = -1;
 	c->state = CHILD_RUNNING;
 	b = bucket_of(pid, t->nbuckets);
 	c->hash_next = t->buckets[b];

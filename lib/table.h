@@ -37,6 +37,7 @@ struct cw__child {
 	unsigned char owner, state;
 	bool watched;	       /* a watcher will report the exit */
 	int pidfd;	       /* pidfd mode's descriptor, or -1 */
+	int program_pidfd;     /* the program's last pidfd_open() of it, or -1 */
 	int specific_waiters;  /* waits for this pid, which go first */
 	int code, status, uid; /* siginfo of the exit, once collected */
 	struct rusage ru;

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -285,7 +284,7 @@ static bool trace_still_ours(int fd)
 {
 	struct stat st;
 
-	return syscall(SYS_fstat, fd, &st) == 0 && st.st_dev == trace_dev &&
+	return fstat(fd, &st) == 0 && st.st_dev == trace_dev &&
 	       st.st_ino == trace_ino;
 }
 
@@ -303,7 +302,7 @@ static void line_end(struct line *l)
 	if (!trace_still_ours(fd))
 		atomic_store(&cw__trace_fd, -1);
 	else
-		syscall(SYS_write, fd, l->buf, l->len);
+		write(fd, l->buf, l->len);
 	errno = saved_errno;
 }
 

@@ -245,6 +245,24 @@ static int block(struct cw__wait *w, sigset_t *saved)
 	return r == -EINTR ? -EINTR : 0;
 }
 
+/* A child fast mode reaped, named by the program's pidfd: the newest, as
+ * the descriptor number may have served an older one. */
+static int pidfd_collected(int pidfd)
+{
+	const struct cw__child *c, *found = NULL;
+	sigset_t saved;
+	int pid;
+
+	cw__table_lock(&saved);
+	for (c = cw__table.ready.head; c; c = c->next)
+		if (c->state == CHILD_COLLECTED && c->program_pidfd == pidfd &&
+		    (!found || c->gen > found->gen))
+			found = c;
+	pid = found ? found->pid : -ECHILD;
+	cw__table_unlock(&saved);
+	return pid;
+}
+
 static int pidfd_pid(int pidfd)
 {
 	char path[64], buf[512], *p;
@@ -261,6 +279,9 @@ static int pidfd_pid(int pidfd)
 	if (!p)
 		return -EINVAL;
 	n = atoi(p + 5);
+	/* -1: the process was reaped, perhaps by fast mode for the program. */
+	if (n == -1)
+		return pidfd_collected(pidfd);
 	return n > 0 ? n : -ECHILD;
 }
 

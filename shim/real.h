@@ -50,7 +50,9 @@ typedef void (*cw__handler)(int);
 	X(long, ptrace, (int, pid_t, void *, void *))                          \
 	X(int, execve, (const char *, char *const[], char *const[]))           \
 	X(int, execvpe, (const char *, char *const[], char *const[]))          \
-	X(int, fexecve, (int, char *const[], char *const[]))
+	X(int, fexecve, (int, char *const[], char *const[]))                   \
+	X(long, syscall, (long, ...))                                          \
+	X(int, pidfd_open, (pid_t, unsigned int))
 
 #define CW_REAL_DECLARE(type, name, params) extern type(*real_##name) params;
 CW_INTERPOSED(CW_REAL_DECLARE)
@@ -88,6 +90,11 @@ static inline bool cw__shim_off(void)
 
 /* sigchld.c: take over SIGCHLD's real disposition for SIGCHLD-driven modes. */
 void cw__sigchld_init(void);
+/* wait.c: the wait4 and waitid system calls, mediated (syscall.c too). */
+pid_t cw__shim_wait4(pid_t pid, int *status, int options, struct rusage *ru,
+		     const struct cw__caller *by);
+int cw__shim_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
+		    struct rusage *ru, const struct cw__caller *by);
 /* system.c and popen.c: wait for a child they own, retrying EINTR. */
 int cw__command_wait(pid_t pid, int *status, const struct cw__caller *by);
 

@@ -14,8 +14,8 @@
 	(WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | __WNOTHREAD | \
 	 __WCLONE | __WALL)
 
-static pid_t wait4_mediated(pid_t pid, int *status, int options,
-			    struct rusage *ru, const struct cw__caller *by)
+pid_t cw__shim_wait4(pid_t pid, int *status, int options, struct rusage *ru,
+		     const struct cw__caller *by)
 {
 	int saved_errno = errno;
 	struct cw__wait w = {
@@ -63,21 +63,21 @@ CW_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 {
 	if (cw__shim_off())
 		return real_wait4(pid, status, options, ru);
-	return wait4_mediated(pid, status, options, ru, CW_CALLER("wait4"));
+	return cw__shim_wait4(pid, status, options, ru, CW_CALLER("wait4"));
 }
 
 CW_EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
 {
 	if (cw__shim_off())
 		return real_wait3(status, options, ru);
-	return wait4_mediated(-1, status, options, ru, CW_CALLER("wait3"));
+	return cw__shim_wait4(-1, status, options, ru, CW_CALLER("wait3"));
 }
 
 CW_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
 {
 	if (cw__shim_off())
 		return real_waitpid(pid, status, options);
-	return wait4_mediated(pid, status, options, NULL,
+	return cw__shim_wait4(pid, status, options, NULL,
 			      CW_CALLER("waitpid"));
 }
 
@@ -85,10 +85,11 @@ CW_EXPORT pid_t wait(int *status)
 {
 	if (cw__shim_off())
 		return real_wait(status);
-	return wait4_mediated(-1, status, 0, NULL, CW_CALLER("wait"));
+	return cw__shim_wait4(-1, status, 0, NULL, CW_CALLER("wait"));
 }
 
-CW_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *si, int options)
+int cw__shim_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
+		    struct rusage *ru, const struct cw__caller *by)
 {
 	int saved_errno = errno;
 	struct cw__wait w = {
@@ -96,13 +97,11 @@ CW_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *si, int options)
 		.id = id,
 		.options = options,
 		.as = CW_OWNER_PROGRAM,
-		.by = *CW_CALLER("waitid"),
+		.by = *by,
 		.args = { true, idtype, id, options },
 	};
 	int r;
 
-	if (cw__shim_off())
-		return real_waitid(idtype, id, si, options);
 	if ((options & ~WAITID_OPTIONS) ||
 	    !(options & (WEXITED | WSTOPPED | WCONTINUED)) ||
 	    (idtype != P_ALL && idtype != P_PID && idtype != P_PGID &&
@@ -125,6 +124,16 @@ CW_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *si, int options)
 		else
 			memset(si, 0, sizeof *si);
 	}
+	if (ru)
+		*ru = r > 0 ? w.ru : (struct rusage){ 0 };
 	errno = saved_errno;
 	return 0;
+}
+
+CW_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *si, int options)
+{
+	if (cw__shim_off())
+		return real_waitid(idtype, id, si, options);
+	return cw__shim_waitid(idtype, id, si, options, NULL,
+			       CW_CALLER("waitid"));
 }
