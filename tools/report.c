@@ -493,22 +493,29 @@ static void site_print(FILE *out, const struct site *s)
 		s->off);
 }
 
-/* The call as the program wrote it: waitpid(-1), system(), waitid(P_ALL). */
+/* The call as the program wrote it: waitpid(-1), system(), waitid(P_ALL),
+ * syscall(SYS_wait4, -1). */
 static void call_print(FILE *out, const struct call *c)
 {
 	const char *name = c->name ? c->name : "?";
 	const struct json *pid = json_get(c->args, "pid");
 	const char *idtype = json_str(c->args, "idtype");
+	/* syscall(SYS_wait4) takes its arguments inside its parentheses. */
+	size_t len = strlen(name);
+	bool inner = len && name[len - 1] == ')';
+	const char *open = inner ? ", " : "(";
 
+	if (inner)
+		len--;
 	/* system() and pclose() name their child themselves. */
 	if (pid && strcmp(name, "wait") && strcmp(name, "wait3") &&
 	    strcmp(name, "system") && strcmp(name, "pclose") &&
 	    strcmp(name, "fclose"))
-		fprintf(out, "%s(%lld)", name, pid->integer);
+		fprintf(out, "%.*s%s%lld)", (int)len, name, open, pid->integer);
 	else if (idtype)
-		fprintf(out, "%s(%s)", name, idtype);
+		fprintf(out, "%.*s%s%s)", (int)len, name, open, idtype);
 	else
-		fprintf(out, "%s()", name);
+		fprintf(out, "%.*s%s", (int)len, name, inner ? ")" : "()");
 }
 
 static void thread_print(FILE *out, const struct call *c)
