@@ -27,7 +27,7 @@ FIXTURES := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtu
 LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 SHIM_OBJ := $(patsubst %.c,$(B)/%.o,$(SHIM_SRC)) $(patsubst %.S,$(B)/%.o,$(SHIM_ASM))
 
-.PHONY: all test demo fixtures clean format lint bench bench-smoke
+.PHONY: all test demo fixtures clean format lint bench bench-smoke fuzz
 .DELETE_ON_ERROR:
 
 all: $(B)/libchildwatch.so $(B)/childwatch
@@ -89,6 +89,38 @@ bench: all $(B)/bench
 
 bench-smoke: all $(B)/bench
 	$(B)/bench --smoke
+
+# libFuzzer over the parsers of outside input: trace files (the report)
+# and CHILDWATCH_MODE. Seeds live in tests/fuzz/corpus/; what the fuzzer
+# finds on the way stays in build/. make fuzz FUZZ_SECONDS=600 for longer.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := trace mode
+FUZZ_FLAGS   := -std=gnu17 -D_GNU_SOURCE -g -O1 -Ilib -Itools \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+$(B)/fuzz/trace: tests/fuzz/trace.c tools/report.c tools/json.c lib/mode.c $(CLI_HDR)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/trace.c tools/report.c \
+		tools/json.c lib/mode.c
+
+$(B)/fuzz/mode: tests/fuzz/mode.c lib/mode.c lib/mode.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/mode.c lib/mode.c
+
+fuzz: $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(B)/fuzz/found-$$t; \
+		$(B)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+			-close_fd_mask=3 -print_final_stats=1 \
+			-artifact_prefix=$(B)/fuzz/ $(B)/fuzz/found-$$t \
+			tests/fuzz/corpus/$$t >$(B)/fuzz/$$t.log 2>&1; \
+		status=$$?; \
+		echo "fuzz $$t: $(FUZZ_SECONDS) s," \
+			"$$(sed -n 's/^stat::number_of_executed_units: *//p' $(B)/fuzz/$$t.log) executions," \
+			"exit $$status (log: $(B)/fuzz/$$t.log)"; \
+		if [ $$status -ne 0 ]; then tail -30 $(B)/fuzz/$$t.log; exit 1; fi; \
+	done
 
 demo: all $(B)/lost_child
 	@tools/demo.sh $(B)

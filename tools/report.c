@@ -134,7 +134,8 @@ static void *zalloc(size_t size)
 
 static size_t hash(long long a, long long b)
 {
-	return (size_t)(a * 2654435761u ^ b * 40503u);
+	return (size_t)((unsigned long long)a * 2654435761u ^
+			(unsigned long long)b * 40503u);
 }
 
 static struct proc *proc_get(struct report *r, long long pid)
