@@ -171,36 +171,46 @@ static int trace_prepare(const char *path)
 	return setenv("CHILDWATCH_TRACE", abs, 1);
 }
 
-static int option_refuse(const char *command, const char *arg)
-{
-	fprintf(stderr, "childwatch %s: unknown option '%s'; see childwatch %s --help\n",
-		command, arg, command);
-	return 2;
-}
-
-static int report_main(int argc, char **argv)
+/*
+ * The options report and diagnose share; keep is NULL for report, which
+ * has no --keep. -1 to go on, or the status to exit with.
+ */
+static int options_read(int argc, char **argv, const char *command,
+			const char *usage_text, bool *json, bool *keep)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "keep", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	bool json = false;
 	int opt;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			fputs(report_usage, stdout);
+		if (opt == 'j') {
+			*json = true;
+		} else if (opt == 'k' && keep) {
+			*keep = true;
+		} else if (opt == 'h') {
+			fputs(usage_text, stdout);
 			return 0;
-		default:
-			return option_refuse("report", argv[optind - 1]);
+		} else {
+			fprintf(stderr, "childwatch %s: unknown option '%s'; see childwatch %s --help\n",
+				command, argv[optind - 1], command);
+			return 2;
 		}
 	}
+	return -1;
+}
+
+static int report_main(int argc, char **argv)
+{
+	bool json = false;
+	int r = options_read(argc, argv, "report", report_usage, &json, NULL);
+
+	if (r >= 0)
+		return r;
 	if (argc - optind != 1) {
 		fprintf(stderr, "childwatch: report takes one trace file; try: childwatch report FILE\n");
 		return REPORT_ERROR;
@@ -210,43 +220,26 @@ static int report_main(int argc, char **argv)
 
 static int diagnose_main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "keep", no_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	const char *tmp = getenv("TMPDIR");
 	bool json = false, keep = false;
 	char path[PATH_MAX];
-	int opt, fd, status;
+	int fd, status;
+	int r = options_read(argc, argv, "diagnose", diagnose_usage, &json,
+			     &keep);
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'j':
-			json = true;
-			break;
-		case 'k':
-			keep = true;
-			break;
-		case 'h':
-			fputs(diagnose_usage, stdout);
-			return 0;
-		default:
-			return option_refuse("diagnose", argv[optind - 1]);
-		}
-	}
+	if (r >= 0)
+		return r;
 	if (optind == argc) {
 		fprintf(stderr, "childwatch: no program given; try: childwatch diagnose -- PROGRAM [ARGS...]\n");
 		return 2;
 	}
-	snprintf(path, sizeof path, "%s/childwatch-trace.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	snprintf(path, sizeof path, "%s/childwatch-trace.XXXXXX", tmp);
 	fd = mkstemp(path);
 	if (fd < 0) {
 		fprintf(stderr, "childwatch: cannot create a trace in %s: %s; set TMPDIR to a writable directory\n",
-			tmp && *tmp ? tmp : "/tmp", strerror(errno));
+			tmp, strerror(errno));
 		return 2;
 	}
 	close(fd);
