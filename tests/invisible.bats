@@ -60,3 +60,27 @@ bats_require_minimum_version 1.5.0
 @test "a default SIGCHLD interrupts no restartable system call in safe and fast modes" {
 	passes_in_modes "safe fast" "$FIX/dfl_no_eintr"
 }
+
+@test "SIGCHLD ignored before exec stays ignored after it, for the kernel and for sigaction" {
+	command -v perl >/dev/null || skip "perl is not installed"
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local show='import signal
+print(signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN)
+print(int(open("/proc/self/status").read().split("SigIgn:")[1].split()[0], 16) >> 16 & 1)'
+	run -0 perl -e '$SIG{CHLD} = "IGNORE"; exec "python3", "-c", $ARGV[0]' "$show"
+	[[ $output == $'True\n1' ]] || false
+	same_as_bare perl -e '$SIG{CHLD} = "IGNORE"; exec "python3", "-c", $ARGV[0]' "$show"
+}
+
+@test "an exec'd child inherits the environment unchanged, the shim's variables included" {
+	local mode
+	for mode in "${CW_MODES[@]}"; do
+		CHILDWATCH_TRACE=$BATS_TEST_TMPDIR/t under "$mode" dash -c \
+			'env | sort >"$1"; dash -c "env | sort" >"$2"' _ \
+			"$BATS_TEST_TMPDIR/parent" "$BATS_TEST_TMPDIR/child"
+		run -0 diff "$BATS_TEST_TMPDIR/parent" "$BATS_TEST_TMPDIR/child"
+		grep -q "^CHILDWATCH_MODE=$mode\$" "$BATS_TEST_TMPDIR/child"
+		grep -q "^CHILDWATCH_TRACE=$BATS_TEST_TMPDIR/t\$" "$BATS_TEST_TMPDIR/child"
+		grep -q "^LD_PRELOAD=$CW_LIB\$" "$BATS_TEST_TMPDIR/child"
+	done
+}
