@@ -54,8 +54,10 @@ $(B)/childwatch: $(CLI_SRC) $(CLI_HDR) $(B)/libcwcore.a
 $(B)/lost_child: tools/lost_child.c
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
-# The C API's fixture links against the library instead of preloading it.
-$(B)/fixtures/api: tests/fixtures/api.c tests/fixtures/fixture.h $(B)/libchildwatch.so
+# These fixtures link against the library instead of preloading it: the C
+# API's, and the one run set-user-ID (where LD_PRELOAD paths are ignored).
+$(B)/fixtures/api $(B)/fixtures/secure: $(B)/fixtures/%: tests/fixtures/%.c \
+		tests/fixtures/fixture.h $(B)/libchildwatch.so
 	@mkdir -p $(@D)
 	$(CC) $(FIX_CFLAGS) -Ilib $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 		-L$(B) -lchildwatch -Wl,-rpath,$(abspath $(B))
