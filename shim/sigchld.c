@@ -6,9 +6,12 @@
  * the kernel untouched.
  */
 #include <errno.h>
+#include <linux/kcmp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "reaper.h"
 #include "real.h"
@@ -51,6 +54,54 @@ static void relay(int sig, siginfo_t *si, void *uc)
 		act.sa_handler(sig);
 }
 
+/*
+ * The process whose memory this is. A vfork child runs in its parent's
+ * memory until it execs or exits, so whatever it wrote here its parent
+ * would read as its own disposition. gdb's vforked inferior restores the
+ * dispositions gdb started with (SIGCHLD at SIG_DFL) before its exec: the
+ * relay then stopped calling gdb's handler, which is how gdb learns of
+ * ptrace stops, and gdb slept in poll forever. Such a child sets its real
+ * disposition directly, as it would bare, and leaves the slots alone.
+ */
+static atomic_int owner;
+
+static void owner_forked(void)
+{
+	atomic_store(&owner, getpid());
+}
+
+/* We run in memory that belongs to another process: a vfork child. */
+static bool memory_borrowed(void)
+{
+	pid_t self = getpid();
+	pid_t was = atomic_load(&owner);
+	int saved_errno = errno;
+	bool shared;
+
+	if (self == was)
+		return false;
+	/* fork's handler renamed the owner already; only a child made
+	 * without it (_Fork, a raw clone) gets here with memory of its own.
+	 * Where kcmp is refused, take the memory as our own. */
+	shared = syscall(SYS_kcmp, self, was, KCMP_VM, 0, 0) == 0;
+	errno = saved_errno;
+	if (!shared)
+		atomic_store(&owner, self);
+	return shared;
+}
+
+/* disposition_swap in a vfork child: the kernel's disposition only. */
+static int disposition_swap_borrowed(const struct sigaction *act,
+				     struct sigaction *old)
+{
+	int r = real_sigaction(SIGCHLD, act, old);
+
+	/* Still the inherited relay: the program's view is in the slots. */
+	if (r == 0 && old && old->sa_sigaction == relay)
+		*old = slots[atomic_load(&current) % SLOTS];
+	return r;
+}
+
 /* The real disposition that gives the program the one it asked for. */
 static struct sigaction real_for(const struct sigaction *prog)
 {
@@ -75,6 +126,8 @@ static int disposition_swap(const struct sigaction *act,
 	unsigned i;
 	int r = 0;
 
+	if (memory_borrowed())
+		return disposition_swap_borrowed(act, old);
 	cw__signals_block(&saved);
 	pthread_mutex_lock(&change_lock);
 	i = atomic_load(&current);
@@ -103,6 +156,8 @@ void cw__sigchld_init(void)
 {
 	struct sigaction inherited;
 
+	atomic_store(&owner, getpid());
+	pthread_atfork(NULL, NULL, owner_forked);
 	/* SIG_IGN survives exec; anything else arrives as SIG_DFL. */
 	if (real_sigaction(SIGCHLD, NULL, &inherited) == 0)
 		disposition_swap(&inherited, NULL);
@@ -205,7 +260,8 @@ static int siginterrupt_do(int sig, int flag)
 	if (!mediated(sig))
 		return real_siginterrupt(sig, flag);
 	disposition_swap(NULL, &act);
-	interrupting = flag;
+	if (!memory_borrowed())
+		interrupting = flag;
 	if (flag)
 		act.sa_flags &= ~SA_RESTART;
 	else

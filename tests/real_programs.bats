@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
-# Real programs (bash, dash, GNU make, xargs, python3, perl) print the same and
-# exit the same under every mode as they do bare; each test first pins the
-# bare result so both runs cannot be equally broken.
+# Real programs (bash, dash, GNU make, ninja, xargs, python3, perl, node,
+# tclsh, and strace and gdb preloaded themselves) print the same and exit the
+# same under every mode as they do bare; each test first pins the bare result
+# so both runs cannot be equally broken.
 
 load test_helper
 bats_require_minimum_version 1.5.0
@@ -12,6 +13,14 @@ REAL=$BATS_TEST_DIRNAME/fixtures/real
 need()
 {
 	command -v "$1" >/dev/null || skip "$1 is not installed"
+}
+
+# need_ptrace: skip the test where ptrace is refused (containers may).
+need_ptrace()
+{
+	need strace
+	strace -f -o /dev/null true 2>/dev/null ||
+		skip "ptrace is not permitted here"
 }
 
 # output_is <<EOF: the last run printed exactly the here-document.
@@ -100,6 +109,20 @@ output_is()
 	same_as_bare bash "$REAL/coproc.sh"
 }
 
+@test "bash job specs %1, %+, %%, %?string and kill %name reach their job and give its status" {
+	run -0 bash "$REAL/jobspec.sh"
+	output_is <<-'EOF'
+	wait %1: 4
+	wait %+: 6
+	[1]+  Running                 ( read -r _ < "$dir/gate1"; exit 3 ) &
+	wait %%: 3
+	wait %?gate2: 5
+	kill %sleep: 143
+	jobs left: 0
+	EOF
+	same_as_bare bash "$REAL/jobspec.sh"
+}
+
 @test "a bash script that ends waiting for its failed background job exits with that job's status" {
 	run -5 bash "$REAL/last_bg_fail.sh"
 	[[ $output == started ]] || false
@@ -159,6 +182,49 @@ output_is()
 	same_as_bare bash "$REAL/make.sh" "$REAL/make/fail.mk" -j4 -k
 }
 
+@test "make -j4 without -k stops at a failing target, skips what needs it and exits 2" {
+	need make
+	run -2 bash "$REAL/make.sh" "$REAL/make/stop.mk" -j4
+	output_is <<-'EOF'
+	make: *** [Makefile:13: bad] Error 1
+	a.out: a
+	b.out: b
+	c.out: c
+	EOF
+	same_as_bare bash "$REAL/make.sh" "$REAL/make/stop.mk" -j4
+}
+
+@test "ninja -j4 stops at a failing edge, keeps the edges that ran and exits 1" {
+	need ninja
+	run -1 bash "$REAL/ninja.sh" "$REAL/ninja/fail.ninja" -j4
+	output_is <<-'EOF'
+	FAILED: bad.out
+	ninja: build stopped: subcommand failed.
+	until [ -s a.out ] && [ -s b.out ] && [ -s c.out ] && [ -s d.out ]; do sleep 0.01; done; exit 1
+	a.out: a
+	b.out: b
+	c.out: c
+	d.out: d
+	EOF
+	same_as_bare bash "$REAL/ninja.sh" "$REAL/ninja/fail.ninja" -j4
+}
+
+@test "ninja -j2 -k 0 reports both failing edges, builds every edge that needs neither and exits 1" {
+	need ninja
+	run -1 bash "$REAL/ninja.sh" "$REAL/ninja/keep.ninja" -j2 -k 0
+	output_is <<-'EOF'
+	FAILED: x.out
+	FAILED: y.out
+	exit 1
+	exit 2
+	ninja: build stopped: cannot make progress due to previous errors.
+	after_pq.out: after_pq
+	p.out: p
+	q.out: q
+	EOF
+	same_as_bare bash "$REAL/ninja.sh" "$REAL/ninja/keep.ninja" -j2 -k 0
+}
+
 @test "xargs -P4 -n1 runs all 20 commands and exits 0 when each succeeds" {
 	run -0 bash "$REAL/xargs.sh"
 	output_is <<-'EOF'
@@ -208,6 +274,21 @@ output_is()
 	run timeout raised
 	EOF
 	same_as_bare python3 "$REAL/subprocess_signals.py"
+}
+
+@test "python wait(timeout) and communicate(timeout) raise TimeoutExpired, then return the status once the child ends" {
+	need python3
+	run -0 python3 "$REAL/subprocess_timeout.py"
+	output_is <<-'EOF'
+	wait raised TimeoutExpired, returncode None
+	wait after stdin closed: 6
+	communicate raised TimeoutExpired, returncode None
+	communicate: (b'started\ndone\n', b'') 7
+	round 0 returncode 0
+	round 1 returncode 1
+	round 2 returncode 2
+	EOF
+	same_as_bare python3 "$REAL/subprocess_timeout.py"
 }
 
 @test "python waits 20 concurrent Popen children in reverse order and each keeps its status" {
@@ -274,4 +355,91 @@ output_is()
 	reaper took only forked children: yes
 	EOF
 	same_as_bare perl "$REAL/perl_sigchld.pl"
+}
+
+@test "node spawnSync and spawned children report each child's exit code or signal in 'exit' and 'close'" {
+	need node
+	run -0 node "$REAL/node_children.js"
+	output_is <<-'EOF'
+	spawnSync exit 3: status 3 signal null stdout ""
+	spawnSync echo: status 0 signal null stdout "out\n"
+	spawnSync self TERM: status null signal SIGTERM stdout ""
+	spawn exit 0: exit(0, null) close(0, null) stdout ""
+	spawn exit 5: exit(5, null) close(5, null) stdout "five\n"
+	spawn exit 42: exit(42, null) close(42, null) stdout ""
+	spawn self KILL: exit(null, SIGKILL) close(null, SIGKILL) stdout ""
+	spawn killed TERM: exit(null, SIGTERM) close(null, SIGTERM) stdout ""
+	spawn killed INT: exit(null, SIGINT) close(null, SIGINT) stdout ""
+	EOF
+	same_as_bare node "$REAL/node_children.js"
+}
+
+@test "tclsh exec and close of an open |cmd pipe put each child's status in errorCode" {
+	need tclsh
+	run -0 tclsh "$REAL/tcl_exec.tcl"
+	output_is <<-'EOF'
+	exec: hello
+	exec exit 3: CHILDSTATUS PID 3 (child process exited abnormally)
+	exec killed: CHILDKILLED PID SIGTERM {software termination signal}
+	exec with output: CHILDSTATUS PID 4 (out
+	child process exited abnormally)
+	exec pipeline: 1 2 3 
+	exec failing pipeline stage: CHILDSTATUS PID 5
+	open | read: from pipe
+	close ok: 0 ()
+	open | r+: got hello
+	close exit 6: CHILDSTATUS PID 6
+	close killed: CHILDKILLED PID SIGKILL {kill signal}
+	exec &: 1 pid
+	EOF
+	same_as_bare tclsh "$REAL/tcl_exec.tcl"
+}
+
+@test "strace -f, itself preloaded, follows a shell's children and exits with the shell's status" {
+	need_ptrace
+	run -6 bash "$REAL/strace.sh" /bin/sh "$REAL/fork_wait.sh"
+	output_is <<-EOF
+	background: 3
+	foreground: 4
+	substitution: inner 5
+	execve("/bin/sh", ["/bin/sh", "${REAL:0:32}"...], ADDR /* N vars */) = 0
+	exit_group(3)                     = ?
+	execve("/usr/bin/sh", ["sh", "-c", "exit 4"], ADDR /* N vars */) = 0
+	exit_group(4)                     = ?
+	exit_group(5)                     = ?
+	exit_group(6)                     = ?
+	EOF
+	same_as_bare timeout -k 5 60 bash "$REAL/strace.sh" /bin/sh "$REAL/fork_wait.sh"
+}
+
+@test "gdb -batch, itself preloaded, runs a shell that forks and waits to its exit code" {
+	need gdb
+	need_ptrace
+	run -1 bash "$REAL/gdb.sh" /bin/sh -c 'exit 3'
+	output_is <<-'EOF'
+	inferior exited with code 03
+	No stack.
+	EOF
+	same_as_bare timeout -k 5 60 bash "$REAL/gdb.sh" /bin/sh -c 'exit 3'
+	run -1 bash "$REAL/gdb.sh" /bin/sh "$REAL/fork_wait.sh"
+	output_is <<-'EOF'
+	background: 3
+	foreground: 4
+	substitution: inner 5
+	inferior exited with code 06
+	No stack.
+	EOF
+	same_as_bare timeout -k 5 60 bash "$REAL/gdb.sh" /bin/sh "$REAL/fork_wait.sh"
+}
+
+@test "gdb -batch, itself preloaded, stops a shell at its SIGSEGV after a child and prints the backtrace" {
+	need gdb
+	need_ptrace
+	run -0 bash "$REAL/gdb.sh" /bin/sh -c 'sh -c "exit 2"; kill -SEGV $$'
+	output_is <<-'EOF'
+	received SIGSEGV
+	backtrace: 11 frames, innermost kill
+	EOF
+	same_as_bare timeout -k 5 60 \
+		bash "$REAL/gdb.sh" /bin/sh -c 'sh -c "exit 2"; kill -SEGV $$'
 }

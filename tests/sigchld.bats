@@ -29,3 +29,8 @@ bats_require_minimum_version 1.5.0
 	run -0 "$FIX/sigwait"
 	passes_in_every_mode "$FIX/sigwait"
 }
+
+@test "a vfork child that sets SIGCHLD before it exits leaves the parent's handler installed and running" {
+	run -0 "$FIX/vfork_sigaction"
+	passes_in_every_mode "$FIX/vfork_sigaction"
+}
