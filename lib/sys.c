@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/kcmp.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -131,6 +132,11 @@ int cw__fd_park(int fd)
 	/* No room up there: the caller falls back rather than take one of
 	 * the program's numbers. */
 	return parked < 0 ? -EMFILE : parked;
+}
+
+bool cw__sys_same_memory(pid_t a, pid_t b)
+{
+	return RAW(SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0;
 }
 
 pid_t cw__sys_gettid(void)

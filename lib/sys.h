@@ -8,6 +8,7 @@
  */
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -30,6 +31,8 @@ int cw__sys_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
 int cw__sys_pidfd_open(pid_t pid);
 pid_t cw__sys_getpgid(pid_t pid);
 pid_t cw__sys_gettid(void);
+/* a and b share one address space (kcmp KCMP_VM); false if refused. */
+bool cw__sys_same_memory(pid_t a, pid_t b);
 
 /* Wait while *word == expected; timeout_ms < 0 waits without limit. */
 int cw__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms);

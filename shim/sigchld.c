@@ -6,11 +6,9 @@
  * the kernel untouched.
  */
 #include <errno.h>
-#include <linux/kcmp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "reaper.h"
@@ -75,7 +73,6 @@ static bool memory_borrowed(void)
 {
 	pid_t self = getpid();
 	pid_t was = atomic_load(&owner);
-	int saved_errno = errno;
 	bool shared;
 
 	if (self == was)
@@ -83,8 +80,7 @@ static bool memory_borrowed(void)
 	/* fork's handler renamed the owner already; only a child made
 	 * without it (_Fork, a raw clone) gets here with memory of its own.
 	 * Where kcmp is refused, take the memory as our own. */
-	shared = syscall(SYS_kcmp, self, was, KCMP_VM, 0, 0) == 0;
-	errno = saved_errno;
+	shared = cw__sys_same_memory(self, was);
 	if (!shared)
 		atomic_store(&owner, self);
 	return shared;
