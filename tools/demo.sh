@@ -15,3 +15,8 @@ for mode in safe fast threaded pidfd; do
 	"$build/childwatch" --mode "$mode" -- "$build/lost_child"
 	echo "  -> exit status $?"
 done
+echo
+echo "childwatch diagnose, on the bare run: who took whose child (the first"
+echo "three of its findings):"
+"$build/childwatch" diagnose -- "$build/lost_child" 2>&1 >/dev/null |
+	sed -n '/^Lost children/,/^$/p' | head -4
