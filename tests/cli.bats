@@ -70,6 +70,14 @@ cli()
 	[[ $stderr == "childwatch: CHILDWATCH_MODE='bogus' is not a mode; set it to one of safe, fast, threaded, pidfd, off (unset means pidfd)" ]]
 }
 
+@test "CHILDWATCH_MODE is read even when a preinit function calls into the shim before libc has set environ" {
+	run -2 --separate-stderr env CHILDWATCH_MODE=bogus LD_PRELOAD="$CW_PRELOAD" \
+		"$FIX/preinit"
+	[[ -z $output ]]
+	[[ $stderr == *"CHILDWATCH_MODE='bogus' is not a mode"* ]]
+	passes_in_every_mode "$FIX/preinit"
+}
+
 @test "an empty CHILDWATCH_MODE is refused like any other non-mode" {
 	run -2 --separate-stderr env CHILDWATCH_MODE= LD_PRELOAD="$CW_PRELOAD" /bin/true
 }
