@@ -91,6 +91,11 @@ check-asan check-tsan: check-%:
 		CW_SAN_RUNTIME=$$($(CC) -print-file-name=$(SAN_LIB_$*)) \
 		"$$bats" --timing $(SAN_TESTS_$*)
 
+# Every C fixture under valgrind's memcheck, bare and in each mode, against
+# the plain build (tests/valgrind.sh says what fails a run).
+check-valgrind: all fixtures
+	tests/valgrind.sh $(B)
+
 # The benchmark; make test runs only its smoke run (tests/bench.bats), which
 # checks that it works, not how fast. BENCHFLAGS passes options:
 # make bench BENCHFLAGS='--workloads scale'.
