@@ -27,7 +27,8 @@ FIXTURES := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtu
 LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 SHIM_OBJ := $(patsubst %.c,$(B)/%.o,$(SHIM_SRC)) $(patsubst %.S,$(B)/%.o,$(SHIM_ASM))
 
-.PHONY: all test demo fixtures clean format lint bench bench-smoke fuzz
+.PHONY: all test demo fixtures clean format lint bench bench-smoke \
+	check-asan check-tsan check-valgrind fuzz
 .DELETE_ON_ERROR:
 
 all: $(B)/libchildwatch.so $(B)/childwatch
@@ -79,6 +80,35 @@ $(B)/childwatch-asan: $(CLI_SRC) $(CLI_HDR) lib/mode.c
 test: all fixtures $(B)/lost_child $(B)/bench $(B)/childwatch-asan
 	@bats=$$(tests/install-bats.sh $(B)/bats $(BATS_VERSION)) && \
 		"$$bats" --timing tests/
+
+# The suite again against sanitizer builds of the library, the CLI and the
+# fixtures, each in its own directory (B=build/asan, build/tsan) so that they
+# never mix with the plain build. tests/test_helper.bash takes the build
+# from CW_BUILD, preloads the sanitizer's runtime (CW_SAN_RUNTIME) before
+# the shim into programs that are not instrumented (sh, bash, python3), and
+# fails any test after which a sanitizer wrote a report.
+SAN_FLAGS_asan := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                  -fno-omit-frame-pointer
+SAN_FLAGS_tsan := -fsanitize=thread -fno-omit-frame-pointer
+SAN_LIB_asan   := libasan.so
+SAN_LIB_tsan   := libtsan.so
+SAN_TESTS_asan := tests/
+SAN_TESTS_tsan := tests/
+
+check-asan check-tsan: check-%:
+	$(MAKE) --no-print-directory B=$(B)/$* \
+		CFLAGS='-O1 -g $(SAN_FLAGS_$*)' LDFLAGS='$(SAN_FLAGS_$*)' \
+		all fixtures $(B)/$*/lost_child
+	@rm -rf $(B)/$*/reports
+	@bats=$$(tests/install-bats.sh $(B)/bats $(BATS_VERSION)) && \
+		CW_SANITIZER=$* CW_BUILD=$(abspath $(B)/$*) \
+		CW_SAN_RUNTIME=$$($(CC) -print-file-name=$(SAN_LIB_$*)) \
+		"$$bats" --timing $(SAN_TESTS_$*)
+
+# Every C fixture under valgrind's memcheck, bare and in each mode, against
+# the plain build (tests/valgrind.sh says what fails a run).
+check-valgrind: all fixtures
+	tests/valgrind.sh $(B)
 
 # The benchmark; make test runs only its smoke run (tests/bench.bats), which
 # checks that it works, not how fast. BENCHFLAGS passes options:

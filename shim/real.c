@@ -19,6 +19,7 @@ bool cw__shim_tracing;
 atomic_bool cw__shim_debugging;
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+static pthread_once_t symbols_once = PTHREAD_ONCE_INIT;
 
 static void mode_refuse(const char *value)
 {
@@ -35,16 +36,22 @@ static void mode_refuse(const char *value)
 	_exit(2);
 }
 
-static void real_resolve(void)
+static void real_symbols(void)
 {
 	int saved_errno = errno;
-	const char *value;
-	enum cw__mode mode = CW_MODE_DEFAULT;
 
 #define CW_REAL_RESOLVE(type, name, params) \
 	real_##name = (type(*) params)dlsym(RTLD_NEXT, #name);
 	CW_INTERPOSED(CW_REAL_RESOLVE)
 #undef CW_REAL_RESOLVE
+	errno = saved_errno;
+}
+
+static void real_resolve(void)
+{
+	int saved_errno = errno;
+	const char *value;
+	enum cw__mode mode = CW_MODE_DEFAULT;
 
 	value = secure_getenv("CHILDWATCH_MODE");
 	if (value && cw__mode_parse(value, &mode) < 0)
@@ -66,12 +73,20 @@ static void real_resolve(void)
 
 void cw__real_init(void)
 {
-	pthread_once(&real_once, real_resolve);
+	pthread_once(&symbols_once, real_symbols);
+	/* A program's preinit functions (a sanitizer's runtime installing its
+	 * signal handlers, say) run before libc has set environ, when
+	 * CHILDWATCH_MODE cannot be read: until then the mode stays off and
+	 * every call goes straight to libc. Children made that early are
+	 * adopted when the reaper starts. */
+	if (environ)
+		pthread_once(&real_once, real_resolve);
 }
 
 __attribute__((constructor)) static void real_constructor(void)
 {
-	cw__real_init();
+	pthread_once(&symbols_once, real_symbols);
+	pthread_once(&real_once, real_resolve);
 }
 
 /* exit(), not _exit(): what the process leaves behind, for the trace. */

@@ -81,6 +81,6 @@ print(int(open("/proc/self/status").read().split("SigIgn:")[1].split()[0], 16) >
 		run -0 diff "$BATS_TEST_TMPDIR/parent" "$BATS_TEST_TMPDIR/child"
 		grep -q "^CHILDWATCH_MODE=$mode\$" "$BATS_TEST_TMPDIR/child"
 		grep -q "^CHILDWATCH_TRACE=$BATS_TEST_TMPDIR/t\$" "$BATS_TEST_TMPDIR/child"
-		grep -q "^LD_PRELOAD=$CW_LIB\$" "$BATS_TEST_TMPDIR/child"
+		grep -qxF "LD_PRELOAD=$CW_PRELOAD" "$BATS_TEST_TMPDIR/child"
 	done
 }

@@ -9,6 +9,16 @@ bats_require_minimum_version 1.5.0
 
 REAL=$BATS_TEST_DIRNAME/fixtures/real
 
+# gcc 12's ASan runtime does not lock its allocator around fork: a child
+# forked while another thread holds one of its allocator locks hangs at its
+# first malloc. threaded mode starts a thread per child, which allocates as
+# it starts, so bash forking its next job in that window hung in about one
+# run of jobs.sh in eight; bash, make and python allocate in their children
+# before exec. Against that build threaded mode is left to the C fixtures.
+if [[ $CW_SANITIZER == asan ]]; then
+	read -r -a CW_MODES <<<"${CW_MODES[*]/threaded/}"
+fi
+
 # need PROGRAM: skip the test when PROGRAM is not installed.
 need()
 {

@@ -7,6 +7,7 @@ bats_require_minimum_version 1.5.0
 
 setup()
 {
+	not_sanitized "the loader ignores a sanitizer runtime's preload in a set-user-ID program"
 	((EUID == 0)) || skip "making a set-user-ID program needs root"
 	id nobody >/dev/null 2>&1 || skip "no user nobody to run it as"
 	# Somewhere nobody may write too, so that only AT_SECURE can stop a

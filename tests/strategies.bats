@@ -19,7 +19,7 @@ strace_works()
 waits_for_ten_exits()
 {
 	strace -f -qq -e trace=waitid,getppid -o "$BATS_TEST_TMPDIR/trace" \
-		env CHILDWATCH_MODE="$1" LD_PRELOAD="$CW_LIB" "$FIX/scan_cost" 300 10
+		env CHILDWATCH_MODE="$1" LD_PRELOAD="$CW_PRELOAD" "$FIX/scan_cost" 300 10
 	awk '/getppid/ { phase++; next } phase == 1 && /waitid/ { n++ }
 	     END { print n + 0 }' "$BATS_TEST_TMPDIR/trace"
 }
@@ -77,6 +77,6 @@ waits_for_ten_exits()
 }
 
 @test "the default mode is pidfd" {
-	run -0 env -u CHILDWATCH_MODE LD_PRELOAD="$CW_LIB" "$FIX/census" 20
+	run -0 env -u CHILDWATCH_MODE LD_PRELOAD="$CW_PRELOAD" "$FIX/census" 20
 	[[ $output == "threads=1 pidfds=20" ]]
 }

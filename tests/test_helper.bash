@@ -6,19 +6,119 @@
 # stderr), 2 on a setup error.
 
 CW_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-CW_LIB=$CW_ROOT/build/libchildwatch.so
-CW_CLI=$CW_ROOT/build/childwatch
-FIX=$CW_ROOT/build/fixtures
+# CW_BUILD picks another build of the same sources, as make check-asan and
+# make check-tsan do (build/asan, build/tsan); CW_SANITIZER names its
+# sanitizer, asan or tsan, and CW_SAN_RUNTIME the runtime library to
+# preload.
+CW_BUILD=$(cd "${CW_BUILD:-$CW_ROOT/build}" && pwd)
+CW_LIB=$CW_BUILD/libchildwatch.so
+CW_CLI=$CW_BUILD/childwatch
+FIX=$CW_BUILD/fixtures
+# What LD_PRELOAD holds to put the shim into a program: the shim alone, or
+# after a sanitizer's runtime, which must be loaded before anything it
+# instruments, and into programs that are not instrumented (sh, python3)
+# only a preload puts it first.
+CW_PRELOAD=$CW_LIB
+CW_SANITIZER=${CW_SANITIZER:-}
+
+# The run-time options of a sanitizer build. Every report aborts the
+# process (status 134, which no fixture gives) and is also written to a file
+# under $CW_BUILD/reports, so that a report from a child or a grandchild
+# whose status nobody checks still fails the test (teardown below).
+cw_sanitizer_setup()
+{
+	local reports=$CW_BUILD/reports/new common
+
+	mkdir -p "$reports"
+	CW_SAN_RUNTIME=${CW_SAN_RUNTIME:-$(${CC:-cc} -print-file-name="lib$CW_SANITIZER.so")}
+	[[ -f $CW_SAN_RUNTIME ]] || {
+		echo "no $CW_SANITIZER runtime at '$CW_SAN_RUNTIME'" >&2
+		return 1
+	}
+	CW_PRELOAD="$CW_SAN_RUNTIME $CW_LIB"
+	common="halt_on_error=1:abort_on_error=1"
+	case $CW_SANITIZER in
+	asan)
+		# detect_leaks=0: LeakSanitizer would report at exit what
+		# bash, python3 and perl never free, and a fixture's children
+		# leave through _exit, which skips it; make check-valgrind
+		# checks the shim's and the fixtures' leaks instead.
+		export ASAN_OPTIONS="$common:detect_leaks=0:log_path=$reports/asan"
+		export UBSAN_OPTIONS="$common:print_stacktrace=1:log_path=$reports/ubsan"
+		;;
+	tsan)
+		# handle_*=0: TSan's runtime starts from the shim's module
+		# constructor and installs its deadly-signal handlers through
+		# sigaction, which is the shim's, instrumented, entered before
+		# TSan has a thread state: it crashed every process. A crash
+		# still fails the test, only without TSan's stack.
+		# die_after_fork=0: a child forked from a process with threads
+		# may start threads (the pidfd and threaded watchers do); TSan
+		# would kill it for that.
+		export TSAN_OPTIONS="$common:die_after_fork=0:handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0:log_path=$reports/tsan"
+		;;
+	*)
+		echo "CW_SANITIZER='$CW_SANITIZER' is not asan or tsan" >&2
+		return 1
+		;;
+	esac
+}
+
+# A test that cannot run against a sanitizer build says why: not_sanitized
+# REASON skips it there.
+not_sanitized()
+{
+	[[ -z $CW_SANITIZER ]] || skip "not under $CW_SANITIZER: $*"
+}
+
+if [[ -n $CW_SANITIZER ]]; then
+	cw_sanitizer_setup || exit 1
+	# A file that defines its own teardown must call this one too.
+	teardown()
+	{
+		local reports=$CW_BUILD/reports report found=0
+
+		for report in "$reports"/new/*; do
+			[[ -e $report ]] || continue
+			found=1
+			echo "sanitizer report $report:"
+			head -n 60 "$report"
+			mv "$report" "$reports/"
+		done
+		((found == 0))
+	}
+fi
 
 # Every mediating mode; CW_TEST_MODES narrows it ("pidfd fast") when debugging.
 read -r -a CW_MODES <<<"${CW_TEST_MODES:-safe fast threaded pidfd}"
 
-# under MODE CMD...: run CMD with the shim preloaded in MODE.
+# under MODE CMD...: run CMD with the shim preloaded in MODE. Against a
+# sanitizer build a hang (see real_programs.bats) ends at a timeout instead
+# of holding bats forever.
 under()
 {
 	local mode=$1
 	shift
-	CHILDWATCH_MODE=$mode LD_PRELOAD=$CW_LIB "$@"
+	if [[ -n $CW_SANITIZER ]]; then
+		CHILDWATCH_MODE=$mode LD_PRELOAD=$CW_PRELOAD timeout -k 5 120 "$@"
+	else
+		CHILDWATCH_MODE=$mode LD_PRELOAD=$CW_PRELOAD "$@"
+	fi
+}
+
+# cli ARGS...: the CLI from the build under test. It puts the shim in front
+# of the LD_PRELOAD it finds, so a sanitizer build's runtime is handed to it
+# there and, coming second in the program it runs, has its load-order check
+# switched off: the shim defines none of the runtime's allocator symbols,
+# so it still gets them.
+cli()
+{
+	if [[ -n $CW_SANITIZER ]]; then
+		LD_PRELOAD=$CW_SAN_RUNTIME ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0 \
+			"$CW_CLI" "$@"
+	else
+		"$CW_CLI" "$@"
+	fi
 }
 
 # passes_in_modes "MODE..." CMD...: CMD exits 0 under each of the modes. A
@@ -31,7 +131,7 @@ passes_in_modes()
 	shift
 	for mode in "${modes[@]}"; do
 		run --separate-stderr timeout -k 5 120 \
-			env CHILDWATCH_MODE="$mode" LD_PRELOAD="$CW_LIB" "$@"
+			env CHILDWATCH_MODE="$mode" LD_PRELOAD="$CW_PRELOAD" "$@"
 		if ((status != 0)); then
 			echo "mode $mode: exit status $status from $*"
 			echo "stdout: $output"

@@ -5,7 +5,13 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-CW_ASAN=$CW_ROOT/build/childwatch-asan
+# The CLI built with ASan and UBSan, to feed bad traces to: make test
+# builds it; make check-asan's own CLI is one.
+if [[ $CW_SANITIZER == asan ]]; then
+	CW_ASAN=$CW_CLI
+else
+	CW_ASAN=$CW_ROOT/build/childwatch-asan
+fi
 
 setup()
 {
@@ -17,7 +23,7 @@ traced()
 {
 	local mode=$1
 	shift
-	CHILDWATCH_TRACE=$TRACE CHILDWATCH_MODE=$mode LD_PRELOAD=$CW_LIB "$@"
+	CHILDWATCH_TRACE=$TRACE CHILDWATCH_MODE=$mode LD_PRELOAD=$CW_PRELOAD "$@"
 }
 
 # every_line_parses FILE: each line of FILE is one JSON object.
@@ -32,11 +38,11 @@ for n, line in enumerate(open(sys.argv[1]), 1):
 }
 
 @test "diagnose names each child system() lost, the thief's call site, and exits with the program's status" {
-	run --separate-stderr -1 "$CW_CLI" diagnose -- "$FIX/steal_system"
+	run --separate-stderr -1 cli diagnose -- "$FIX/steal_system"
 	[[ $stderr == *"Lost children"* ]] || false
 	[[ $stderr =~ child\ [0-9]+,\ started\ by\ system\(\)\ in\ steal_system\ \(main\+0x[0-9a-f]+\),\ was\ taken\ by\ waitpid\(-1\)\ in\ steal_system\ \(\+0x[0-9a-f]+\)\ on\ thread\ [0-9]+\;\ system\(\)\ in\ steal_system.*\ then\ failed\ with\ ECHILD\. ]] || false
 	[[ $stderr =~ Verdict:\ [1-9][0-9]*\ lost ]] || false
-	run -3 "$CW_CLI" diagnose -- sh -c 'exit 3'
+	run -3 cli diagnose -- sh -c 'exit 3'
 }
 
 @test "the report of an unmediated run names pclose()'s and waitpid(pid)'s thieves and exits 1" {
@@ -110,7 +116,7 @@ for n, line in enumerate(open(sys.argv[1]), 1):
 	sh -c "\$(printf 'true "\t\377"')"
 	make -s -j3 -C "$BATS_TEST_TMPDIR"
 	EOF
-	run -0 "$CW_CLI" --trace "$TRACE" -- sh "$BATS_TEST_TMPDIR/tree.sh"
+	run -0 cli --trace "$TRACE" -- sh "$BATS_TEST_TMPDIR/tree.sh"
 	every_line_parses "$TRACE"
 	run -0 "$CW_CLI" report --json "$TRACE"
 	python3 -c '
@@ -157,7 +163,7 @@ if r["lost"] or r["zombies"]: sys.exit("lost or zombies in %s" % r)
 	run --separate-stderr -3 traced pidfd sh -c 'exit 3'
 	[[ $stderr == "childwatch: cannot trace to '$BATS_TEST_TMPDIR/link': it is a symbolic link; set CHILDWATCH_TRACE to a regular file's path"* ]] || false
 	[[ ! -s $BATS_TEST_TMPDIR/target ]] || false
-	run --separate-stderr -2 "$CW_CLI" --trace "$BATS_TEST_TMPDIR/link" true
+	run --separate-stderr -2 cli --trace "$BATS_TEST_TMPDIR/link" true
 	[[ $stderr == "childwatch: cannot write trace '$BATS_TEST_TMPDIR/link': it is a symbolic link" ]] || false
 }
 
@@ -182,12 +188,12 @@ if r["lost"] or r["zombies"]: sys.exit("lost or zombies in %s" % r)
 @test "report and diagnose answer --help, and refuse bad usage in one line with status 2" {
 	run -0 "$CW_CLI" report --help
 	[[ ${lines[0]} == "usage: childwatch report [--json] FILE" ]] || false
-	run -0 "$CW_CLI" diagnose --help
+	run -0 cli diagnose --help
 	[[ ${lines[0]} == "usage: childwatch diagnose [--json] [--keep] [--] PROGRAM [ARGS...]" ]] || false
 	run --separate-stderr -2 "$CW_CLI" report
 	[[ $stderr == "childwatch: report takes one trace file; try: childwatch report FILE" ]] || false
 	run --separate-stderr -2 "$CW_CLI" report --bogus "$TRACE"
 	[[ $stderr == "childwatch report: unknown option '--bogus'; see childwatch report --help" ]] || false
-	run --separate-stderr -2 "$CW_CLI" diagnose
+	run --separate-stderr -2 cli diagnose
 	[[ $stderr == "childwatch: no program given; try: childwatch diagnose -- PROGRAM [ARGS...]" ]] || false
 }
