@@ -119,13 +119,13 @@ output_is()
 	same_as_bare bash "$REAL/coproc.sh"
 }
 
-@test "bash job specs %1, %+, %%, %?string and kill %name reach their job and give its status" {
+@test "bash job specs %1, %?string and kill %name reach their job and give its status" {
 	run -0 bash "$REAL/jobspec.sh"
 	output_is <<-'EOF'
 	wait %1: 4
-	wait %+: 6
+	wait %?exit: 6
 	[1]+  Running                 ( read -r _ < "$dir/gate1"; exit 3 ) &
-	wait %%: 3
+	wait %?gate1: 3
 	wait %?gate2: 5
 	kill %sleep: 143
 	jobs left: 0
@@ -412,7 +412,7 @@ output_is()
 	background: 3
 	foreground: 4
 	substitution: inner 5
-	execve("/bin/sh", ["/bin/sh", "${REAL:0:32}"...], ADDR /* N vars */) = 0
+	execve("/bin/sh", ["/bin/sh", SCRIPT], ADDR /* N vars */) = 0
 	exit_group(3)                     = ?
 	execve("/usr/bin/sh", ["sh", "-c", "exit 4"], ADDR /* N vars */) = 0
 	exit_group(4)                     = ?

@@ -15,10 +15,11 @@ struct parser {
 	int depth;
 };
 
+/* Whatever was expected, input that ends first was cut short. */
 static bool fail(struct parser *ps, const char *why)
 {
 	if (!ps->error)
-		ps->error = why;
+		ps->error = ps->p >= ps->end ? "cut short" : why;
 	return false;
 }
 
@@ -114,8 +115,10 @@ static bool string(struct parser *ps, char **out)
 	for (close = ps->p; close < ps->end && *close != '"'; close++)
 		if (*close == '\\')
 			close++;
-	if (close >= ps->end)
+	if (close >= ps->end) {
+		ps->p = ps->end;
 		return fail(ps, "unterminated string");
+	}
 	o = s = malloc(close - ps->p + 1);
 	if (!s)
 		return fail(ps, "out of memory");
