@@ -22,7 +22,7 @@ FIXTURES := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtu
 LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 SHIM_OBJ := $(patsubst %.c,$(B)/%.o,$(SHIM_SRC)) $(patsubst %.S,$(B)/%.o,$(SHIM_ASM))
 
-.PHONY: all test demo fixtures clean format lint bench bench-smoke
+.PHONY: all test demo fixtures clean format lint bench bench-smoke soak
 .DELETE_ON_ERROR:
 
 all: $(B)/libchildwatch.so $(B)/childwatch
@@ -77,6 +77,16 @@ bench: all $(B)/bench
 
 bench-smoke: all $(B)/bench
 	$(B)/bench --smoke
+
+# The soak of tests/stress.bats at full size, bare and in every mode, with
+# its figures; SOAK_CHILDREN changes the size.
+SOAK_CHILDREN ?= 100000
+soak: all $(B)/fixtures/soak
+	-$(B)/fixtures/soak --children $(SOAK_CHILDREN)
+	@for m in safe fast threaded pidfd; do \
+		CHILDWATCH_MODE=$$m LD_PRELOAD=$(abspath $(B))/libchildwatch.so \
+			$(B)/fixtures/soak --children $(SOAK_CHILDREN) || exit 1; \
+	done
 
 demo: all $(B)/lost_child
 	@tools/demo.sh $(B)
