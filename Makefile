@@ -27,7 +27,7 @@ FIXTURES := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtu
 LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 SHIM_OBJ := $(patsubst %.c,$(B)/%.o,$(SHIM_SRC)) $(patsubst %.S,$(B)/%.o,$(SHIM_ASM))
 
-.PHONY: all test demo fixtures clean format lint bench bench-smoke \
+.PHONY: all test demo fixtures clean format lint bench bench-smoke soak \
 	check-asan check-tsan check-valgrind fuzz
 .DELETE_ON_ERROR:
 
@@ -152,6 +152,16 @@ fuzz: $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
 			"$$(sed -n 's/^stat::number_of_executed_units: *//p' $(B)/fuzz/$$t.log) executions," \
 			"exit $$status (log: $(B)/fuzz/$$t.log)"; \
 		if [ $$status -ne 0 ]; then tail -30 $(B)/fuzz/$$t.log; exit 1; fi; \
+	done
+
+# The soak of tests/stress.bats at full size, bare and in every mode, with
+# its figures; SOAK_CHILDREN changes the size.
+SOAK_CHILDREN ?= 100000
+soak: all $(B)/fixtures/soak
+	-$(B)/fixtures/soak --children $(SOAK_CHILDREN)
+	@for m in safe fast threaded pidfd; do \
+		CHILDWATCH_MODE=$$m LD_PRELOAD=$(abspath $(B))/libchildwatch.so \
+			$(B)/fixtures/soak --children $(SOAK_CHILDREN) || exit 1; \
 	done
 
 demo: all $(B)/lost_child

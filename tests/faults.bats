@@ -1,0 +1,91 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+# Fault injection: pidfd_open, fork, threads, memory and descriptors
+# refused, signal storms, descriptors closed or replaced under the shim,
+# fork in a signal handler, exit while threads wait. Each ends as bare libc
+# would: same transcript and status, no crash, hang or lost status.
+# (Exec with children alive or unwaited: exec_children in nothing_lost.bats.)
+
+load test_helper
+bats_require_minimum_version 1.5.0
+
+# Modes without the shim bugs a case still hits (README of each below);
+# CW_TEST_KNOWN_BUGS=1 runs every mode.
+modes_without()
+{
+	local mode out=()
+	for mode in "${CW_MODES[@]}"; do
+		[[ -z ${CW_TEST_KNOWN_BUGS:-} && " $* " == *" $mode "* ]] ||
+			out+=("$mode")
+	done
+	CW_MODES=("${out[@]}")
+}
+
+@test "pidfd mode falls back to threads where seccomp refuses pidfd_open with ENOSYS or EPERM" {
+	local err
+	for err in ENOSYS EPERM; do
+		passes_in_modes pidfd "$FIX/faults" pidfd-refused "$err" \
+			"$FIX/soak" --children 2000
+		passes_in_modes pidfd "$FIX/faults" pidfd-refused "$err" \
+			"$FIX/spawn_kinds"
+	done
+}
+
+@test "fork, vfork and posix_spawn refused: EAGAIN reaches the caller, system and popen fail as glibc's" {
+	same_as_bare "$FIX/faults" fork-refused
+	[[ $output == *"refused fork+waitpid(pid) = -1 EAGAIN"* ]]
+}
+
+# pidfd: a child that falls back to a thread of its own when no thread can
+# be started is never probed; waitpid(-1) then sleeps forever.
+@test "thread creation refused from the start: every child still reaches its waits" {
+	modes_without pidfd
+	same_as_bare "$FIX/faults" threads-refused
+	[[ $output == *"8 children collected"* ]]
+}
+
+@test "mmap and brk refused once running: children's statuses are kept" {
+	same_as_bare "$FIX/faults" mmap-refused
+	[[ $output == *"statuses kept"* ]]
+}
+
+@test "every descriptor taken under a low RLIMIT_NOFILE: spawns and waits as bare" {
+	same_as_bare "$FIX/faults" nofile
+	[[ $output == *"descriptors exhausted: EMFILE"* ]]
+}
+
+@test "a storm of signals during every kind of wait: the same results, no EINTR under SA_RESTART" {
+	same_as_bare "$FIX/faults" eintr-restart
+	same_as_bare "$FIX/faults" eintr-norestart
+}
+
+# pidfd: closing (or replacing) the shim's epoll descriptor and pidfds
+# loses the exits of the children alive then; waitpid(-1) sleeps forever.
+@test "closing every descriptor, or dup2 over the shim's, with children alive: waits still end" {
+	modes_without pidfd
+	same_as_bare timeout -k 5 60 "$FIX/faults" close-all
+	same_as_bare timeout -k 5 60 "$FIX/faults" dup2-over
+	[[ $output == *"after 2 popen = child, exited 42"* ]]
+}
+
+# fork in a handler is not async-signal-safe once a process has threads
+# (glibc's atfork lock): threaded and pidfd add threads, so only _Fork is
+# tried there.
+@test "a signal handler that forks while main forks and waits: every status right" {
+	run -0 "$FIX/faults" fork-in-handler
+	passes_in_modes "safe fast" timeout -k 5 60 "$FIX/faults" fork-in-handler
+	same_as_bare "$FIX/faults" _Fork-in-handler
+}
+
+@test "exit() while other threads block in waitpid, waitid and system: the process ends with its status" {
+	local mode
+	for mode in bare "${CW_MODES[@]}"; do
+		if [[ $mode == bare ]]; then
+			run -3 timeout -k 2 10 "$FIX/faults" exit-while-waiting
+		else
+			run -3 timeout -k 2 10 env CHILDWATCH_MODE="$mode" \
+				LD_PRELOAD="$CW_LIB" "$FIX/faults" exit-while-waiting
+		fi
+		[[ $output == "exiting with 3" ]]
+	done
+}
