@@ -82,8 +82,11 @@ static int deliver(struct cw__child *c, struct cw__wait *w)
 		r = cw__sys_waitid(P_PID, pid, &w->si,
 				   (w->options & ~__WNOTHREAD) | WNOHANG,
 				   &w->ru);
+		/* Without WEXITED the kernel does not see a zombie: ECHILD
+		 * then says nothing of whether the child is still there. */
 		if (r < 0) {
-			cw__child_vanished(c);
+			if (w->options & WEXITED)
+				cw__child_vanished(c);
 			return -ECHILD;
 		}
 		if (w->si.si_pid != pid)
@@ -130,19 +133,22 @@ static int take_pid(struct cw__wait *w)
 	return r;
 }
 
+/* Whether w has a child to wait for at all: else ECHILD, as the kernel,
+ * for which a zombie counts only when WEXITED is asked for. */
 static bool has_child(const struct cw__wait *w)
 {
 	const struct cw__list *lists[] = { &cw__table.running,
 					   &cw__table.ready };
+	size_t nlists = w->options & WEXITED ? 2 : 1;
 	const struct cw__child *c;
 
 	/* A child another thread is creating exists for the kernel already. */
 	if (atomic_load(&cw__table.creating) > 0)
 		return true;
 	if (w->idtype == P_ALL && !(w->options & __WNOTHREAD) &&
-	    w->as == CW_OWNER_PROGRAM)
+	    w->as == CW_OWNER_PROGRAM && (w->options & WEXITED))
 		return cw__table.program_children > 0;
-	for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+	for (size_t i = 0; i < nlists; i++)
 		for (c = lists[i]->head; c; c = c->next)
 			if (matches(c, w))
 				return true;

@@ -84,7 +84,7 @@ modes_without()
 			run -3 timeout -k 2 10 "$FIX/faults" exit-while-waiting
 		else
 			run -3 timeout -k 2 10 env CHILDWATCH_MODE="$mode" \
-				LD_PRELOAD="$CW_LIB" "$FIX/faults" exit-while-waiting
+				LD_PRELOAD="$CW_PRELOAD" "$FIX/faults" exit-while-waiting
 		fi
 		[[ $output == "exiting with 3" ]]
 	done

@@ -20,7 +20,7 @@ SOAK_CHILDREN=${CW_SOAK_CHILDREN:-10000}
 	local mode
 	for mode in "${CW_MODES[@]}"; do
 		run --separate-stderr timeout -k 5 300 \
-			env CHILDWATCH_MODE="$mode" LD_PRELOAD="$CW_LIB" \
+			env CHILDWATCH_MODE="$mode" LD_PRELOAD="$CW_PRELOAD" \
 			"$FIX/soak" --children "$SOAK_CHILDREN"
 		echo "$output"
 		if ((status != 0)); then
