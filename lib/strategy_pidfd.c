@@ -4,15 +4,25 @@
  * names one process, never a later one that reuses its pid, and readiness
  * says which child exited without a scan. A child whose pidfd cannot be
  * had (no descriptors left) is watched by a thread of its own.
+ *
+ * A program may close every descriptor it did not open (a daemon's close
+ * loop, close_range) or dup2 over ours: the epoll instance then reports
+ * nothing more. Its thread looks once a second, and when the descriptor is
+ * no longer ours its children become unwatched: waits then poll and probe
+ * them, and the next child gets a new instance.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 
 #include "strategy.h"
 #include "sys.h"
 
 #define EVENTS_MAX 64
+/* How often the thread checks that its descriptor is still its own. */
+#define CHECK_MS 1000
 
 static int epoll_fd = -1;
 static bool thread_running;
@@ -29,21 +39,54 @@ static void ready_handle(const struct epoll_event *ev, int n)
 	}
 }
 
+/* fd is still the close-on-exec epoll instance made here: another file,
+ * or none, says the program closed it or put something else there. */
+static bool epoll_ours(int fd)
+{
+	struct stat st;
+	int flags = fcntl(fd, F_GETFD);
+
+	return flags >= 0 && (flags & FD_CLOEXEC) && fstat(fd, &st) == 0 &&
+	       (st.st_mode & S_IFMT) == 0; /* an anonymous inode */
+}
+
+/* The instance at fd is lost: nothing it watched is watched any more. Its
+ * descriptors are not closed, their numbers may be the program's now. */
+static void epoll_abandon(int fd)
+{
+	struct cw__child *c;
+
+	if (fd != epoll_fd)
+		return;
+	for (c = cw__table.running.head; c; c = c->next) {
+		if (c->pidfd < 0)
+			continue;
+		c->pidfd = -1;
+		cw__table_unwatched(c);
+	}
+	epoll_fd = -1;
+	thread_running = false;
+}
+
 static void *epoll_thread(void *arg)
 {
 	struct epoll_event ev[EVENTS_MAX];
 	sigset_t saved;
 	int fd = (int)(intptr_t)arg;
+	bool lost;
 	int n;
 
-	for (;;) {
-		n = epoll_wait(fd, ev, EVENTS_MAX, -1);
-		if (n < 0 && errno != EINTR)
-			return NULL;
+	do {
+		n = epoll_wait(fd, ev, EVENTS_MAX, CHECK_MS);
+		lost = (n < 0 && errno != EINTR) || (n == 0 && !epoll_ours(fd));
 		cw__table_lock(&saved);
-		ready_handle(ev, n > 0 ? n : 0);
+		if (lost)
+			epoll_abandon(fd);
+		else if (n > 0)
+			ready_handle(ev, n);
 		cw__table_unlock(&saved);
-	}
+	} while (!lost);
+	return NULL;
 }
 
 static bool epoll_ready(void)
@@ -70,7 +113,12 @@ static void pidfd_watch(struct cw__child *c)
 	if (fd < 0)
 		goto fallback;
 	fd = cw__fd_park(fd);
+	if (fd < 0)
+		goto fallback;
 	if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		/* EBADF, EINVAL: the instance's number is not ours any more. */
+		if (errno == EBADF || errno == EINVAL)
+			epoll_abandon(epoll_fd);
 		cw__sys_close(fd);
 		goto fallback;
 	}
@@ -92,15 +140,21 @@ static void pidfd_unwatch(struct cw__child *c)
 static void pidfd_collect(void)
 {
 	struct epoll_event ev[EVENTS_MAX];
-	int n;
+	int n = 0;
 
-	if (epoll_fd < 0)
-		return;
-	do {
-		n = epoll_wait(epoll_fd, ev, EVENTS_MAX, 0);
-		if (n > 0)
-			ready_handle(ev, n);
-	} while (n == EVENTS_MAX);
+	if (epoll_fd >= 0) {
+		do {
+			n = epoll_wait(epoll_fd, ev, EVENTS_MAX, 0);
+			if (n > 0)
+				ready_handle(ev, n);
+		} while (n == EVENTS_MAX);
+		if (n < 0 && errno != EINTR)
+			epoll_abandon(epoll_fd);
+	}
+	/* Children no thread or pidfd reports (none could be had, or the
+	 * program closed ours): look at them all. */
+	if (cw__table.unwatched)
+		cw__collect_scan();
 }
 
 /*

@@ -264,6 +264,15 @@ void cw__table_watched(struct cw__child *c)
 	}
 }
 
+void cw__table_unwatched(struct cw__child *c)
+{
+	if (c->watched) {
+		c->watched = false;
+		cw__table.unwatched++;
+		cw__table_changed();
+	}
+}
+
 void cw__table_reset(void)
 {
 	struct cw__table *t = &cw__table;

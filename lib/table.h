@@ -89,8 +89,9 @@ void cw__table_move(struct cw__child *c, enum cw__state state);
 void cw__table_remove(struct cw__child *c);
 /* c changes hands (a handler is added to or removed from a watcher). */
 void cw__table_own(struct cw__child *c, enum cw__owner owner);
-/* A watcher took charge of reporting c's exit. */
+/* A watcher took charge of reporting c's exit, or lost it. */
 void cw__table_watched(struct cw__child *c);
+void cw__table_unwatched(struct cw__child *c);
 
 /* Wake every blocked wait to look again. Async-signal-safe, lock-free. */
 void cw__table_changed(void);
