@@ -21,6 +21,7 @@ const struct cw__strategy *cw__strategy;
 enum cw__mode cw__reaper_mode = CW_MODE_OFF;
 enum cw__mode cw__reaper_mode_asked = CW_MODE_OFF;
 atomic_int cw__sigchld_relayed;
+atomic_bool cw__sigchld_uncollected;
 
 void cw__child_creating(void)
 {
@@ -110,6 +111,12 @@ bool cw__reaper_sigchld_driven(void)
 void cw__reaper_sigchld_relayed(int relayed)
 {
 	atomic_store(&cw__sigchld_relayed, relayed);
+	cw__table_changed();
+}
+
+void cw__reaper_sigchld_heard(void)
+{
+	atomic_store(&cw__sigchld_uncollected, true);
 	cw__table_changed();
 }
 

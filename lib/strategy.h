@@ -38,6 +38,8 @@ extern const struct cw__strategy cw__strategy_pidfd;
 extern const struct cw__strategy *cw__strategy;
 /* What SIGCHLD tells the shim's relay: CW_RELAY_* bits (reaper.h). */
 extern atomic_int cw__sigchld_relayed;
+/* SIGCHLD came since the last collect(): an exit may wait there. */
+extern atomic_bool cw__sigchld_uncollected;
 
 /* Shared by the strategies (child.c). */
 /* c leaves the running state: its watcher lets go. */

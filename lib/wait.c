@@ -166,37 +166,57 @@ static void theft_note(struct cw__child *c, const struct cw__wait *w)
 	cw__trace_averted(w, c);
 }
 
-static int take_from(struct cw__list *list, struct cw__wait *w)
+/* c is w's to take: w is its owner's wait, and no wait for this very pid
+ * is ahead of it. A theft averted is noted on the way. */
+static bool takeable(struct cw__child *c, const struct cw__wait *w)
 {
-	struct cw__child *c, *tmp;
+	if (c->specific_waiters || c->owner != w->as) {
+		if (kernel_match(c, w))
+			theft_note(c, w);
+		return false;
+	}
+	return kernel_match(c, w);
+}
+
+static struct cw__child *oldest_exit(const struct cw__wait *w)
+{
+	struct cw__child *c, *oldest = NULL;
+
+	for (c = cw__table.ready.head; c; c = c->next)
+		if (takeable(c, w) && (!oldest || c->gen < oldest->gen))
+			oldest = c;
+	return oldest;
+}
+
+/*
+ * A wait for any child takes the child the kernel would: the kernel looks
+ * at children in the order they were created, and takes the first with an
+ * event asked for, an exit or a stop alike.
+ */
+static int take_any(struct cw__wait *w)
+{
+	bool stops = w->options & (WSTOPPED | WCONTINUED);
+	struct cw__child *c, *tmp, *exit;
 	int r;
 
-	cw__list_for_each_safe(c, tmp, list)
-	{
-		if (c->specific_waiters || c->owner != w->as) {
-			if (kernel_match(c, w))
-				theft_note(c, w);
-			continue;
+	for (;;) {
+		exit = w->options & WEXITED ? oldest_exit(w) : NULL;
+		if (stops) {
+			cw__list_for_each_safe(c, tmp, &cw__table.running)
+			{
+				if (exit && c->gen > exit->gen)
+					break;
+				if (takeable(c, w) && (r = deliver(c, w)) > 0)
+					return r;
+			}
 		}
-		if (!kernel_match(c, w))
-			continue;
-		r = deliver(c, w);
+		/* An exit that turned out to be gone (-ECHILD) left the
+		 * table: look again. */
+		if (!exit || (r = deliver(exit, w)) == 0)
+			break;
 		if (r > 0)
 			return r;
 	}
-	return 0;
-}
-
-static int take_any(struct cw__wait *w)
-{
-	int r = 0;
-
-	if (w->options & WEXITED)
-		r = take_from(&cw__table.ready, w);
-	if (!r && (w->options & (WSTOPPED | WCONTINUED)))
-		r = take_from(&cw__table.running, w);
-	if (r)
-		return r;
 	return has_child(w) ? 0 : -ECHILD;
 }
 
@@ -206,6 +226,10 @@ static int take(struct cw__wait *w)
 
 	if (w->idtype == P_PID)
 		return take_pid(w);
+	/* An exit SIGCHLD told of may be older than those in the table, and
+	 * the oldest goes first. */
+	if (atomic_exchange(&cw__sigchld_uncollected, false))
+		cw__strategy->collect();
 	r = take_any(w);
 	if (r == 0 || r == -ECHILD) {
 		cw__strategy->collect();

@@ -35,7 +35,7 @@ static void relay(int sig, siginfo_t *si, void *uc)
 	unsigned i = atomic_load(&current);
 	struct sigaction act = slots[i % SLOTS];
 
-	cw__table_changed();
+	cw__reaper_sigchld_heard();
 	errno = saved_errno;
 	if (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN)
 		return;

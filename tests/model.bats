@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Randomized model test: seeded sequences of spawns, releases, stops,
 # continues, kills, SIGCHLD dispositions and waits of every kind give the
-# same transcript bare and under the shim. Differences the README documents,
-# and the two below, are left out (tests/fixtures/model.c says how).
+# same transcript bare and under the shim, down to which child a wait for
+# any child returns. Differences the README documents are left out
+# (tests/fixtures/model.c says how).
 
 load test_helper
 bats_require_minimum_version 1.5.0
