@@ -30,6 +30,7 @@ bats_require_minimum_version 1.5.0
 }
 
 @test "mmap and brk refused once running: children's statuses are kept" {
+	not_sanitized "ASan's allocator aborts when mmap is refused"
 	same_as_bare "$FIX/faults" mmap-refused
 	[[ $output == *"statuses kept"* ]]
 }
