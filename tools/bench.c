@@ -377,20 +377,22 @@ out_free:
  * (NULL-terminated, at most two entries). */
 static char **env_for(char *const *extra)
 {
-	size_t n = 0, k = 0;
+	size_t n = 0, k = 0, more = 0;
 	char **envp;
 
 	while (environ[n])
 		n++;
-	envp = calloc(n + 3, sizeof *envp);
+	while (extra && extra[more])
+		more++;
+	envp = calloc(n + more + 1, sizeof *envp);
 	if (!envp)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0 &&
 		    strncmp(environ[i], "CHILDWATCH_", 11) != 0)
 			envp[k++] = environ[i];
-	for (; extra && *extra && k < n + 2; extra++)
-		envp[k++] = *extra;
+	for (size_t i = 0; i < more; i++)
+		envp[k++] = extra[i];
 	return envp;
 }
 
@@ -852,7 +854,7 @@ struct config {
 	char label[32]; /* in the tables */
 	const char *mode; /* CHILDWATCH_MODE, NULL for bare */
 	long nofile;	  /* 0: the worker keeps or raises its own */
-	char preload[PATH_MAX + 16], mode_var[48];
+	char preload[PATH_MAX + 16], mode_var[48], trace_var[PATH_MAX + 32];
 	char **envp;
 };
 
@@ -864,6 +866,7 @@ struct options {
 	int scale[LIST_MAX];
 	int nscale;
 	const char *csv, *plot;
+	const char *trace; /* CHILDWATCH_TRACE for the preloaded workers */
 	bool smoke;
 };
 
@@ -913,6 +916,8 @@ static const char usage_text[] =
 	"  --csv FILE        raw figures (bench.csv beside this program)\n"
 	"  --plot FILE       scaling plot (bench-scale.png beside this "
 	"program)\n"
+	"  --trace FILE      preloaded workers trace to FILE (the cost of\n"
+	"                    CHILDWATCH_TRACE); an absolute path\n"
 	"  --smoke           tiny sizes (reps 1, heavy reps 1, children 50, "
 	"scale 0,50,\n"
 	"                    live 200),"
@@ -996,7 +1001,7 @@ static int count_parse(const char *opt, const char *s, int *v)
 static int options_parse(struct options *o, int argc, char **argv)
 {
 	enum { O_WORKLOADS = 256, O_MODES, O_REPS, O_HEAVY_REPS, O_CHILDREN,
-	       O_SCALE, O_LIVE, O_CSV, O_PLOT, O_SMOKE };
+	       O_SCALE, O_LIVE, O_CSV, O_PLOT, O_TRACE, O_SMOKE };
 	static const struct option longopts[] = {
 		{ "workloads", required_argument, NULL, O_WORKLOADS },
 		{ "modes", required_argument, NULL, O_MODES },
@@ -1007,6 +1012,7 @@ static int options_parse(struct options *o, int argc, char **argv)
 		{ "live", required_argument, NULL, O_LIVE },
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "plot", required_argument, NULL, O_PLOT },
+		{ "trace", required_argument, NULL, O_TRACE },
 		{ "smoke", no_argument, NULL, O_SMOKE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1060,6 +1066,9 @@ static int options_parse(struct options *o, int argc, char **argv)
 			break;
 		case O_CSV:
 			o->csv = optarg;
+			break;
+		case O_TRACE:
+			o->trace = optarg;
 			break;
 		case O_PLOT:
 			o->plot = optarg;
@@ -1121,12 +1130,15 @@ static int configs_build(struct bench *b)
 	}
 	for (int i = 0; i < b->nconfigs_memory; i++) {
 		struct config *c = &b->configs[i];
-		char *vars[] = { c->preload, c->mode_var, NULL };
+		char *vars[] = { c->preload, c->mode_var,
+				 o->trace ? c->trace_var : NULL, NULL };
 
 		snprintf(c->preload, sizeof c->preload, "LD_PRELOAD=%s",
 			 b->lib);
 		snprintf(c->mode_var, sizeof c->mode_var, "CHILDWATCH_MODE=%s",
 			 c->mode ? c->mode : "");
+		snprintf(c->trace_var, sizeof c->trace_var,
+			 "CHILDWATCH_TRACE=%s", o->trace ? o->trace : "");
 		c->envp = env_for(c->mode ? vars : NULL);
 		if (!c->envp) {
 			fprintf(stderr, "bench: out of memory\n");
