@@ -68,7 +68,8 @@ static void put_key(struct line *l, const char *key)
 static void put_num(struct line *l, long long v)
 {
 	char digits[24], *p = digits + sizeof digits;
-	unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
+	unsigned long long u =
+		v < 0 ? -(unsigned long long)v : (unsigned long long)v;
 
 	do
 		*--p = '0' + u % 10;
