@@ -124,7 +124,7 @@ static bool string(struct parser *ps, char **out)
 		return fail(ps, "out of memory");
 	while (ps->p < close) {
 		unsigned char c = *ps->p++;
-		uint32_t cp;
+		uint32_t cp = 0;
 
 		if (c < 0x20) {
 			free(s);
