@@ -55,7 +55,13 @@ cw_sanitizer_setup()
 		# die_after_fork=0: a child forked from a process with threads
 		# may start threads (the pidfd and threaded watchers do); TSan
 		# would kill it for that.
-		export TSAN_OPTIONS="$common:die_after_fork=0:handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0:log_path=$reports/tsan"
+		# report_signal_unsafe=0: the programs' own handlers (bash's,
+		# the fixtures' fork in a handler) call malloc; the shim's
+		# relay calls them, but none of it is the shim's.
+		# report_thread_leaks=0: a fixture exits while its threads
+		# wait, on purpose. tests/tsan.supp says why its one
+		# suppression is a false report.
+		export TSAN_OPTIONS="$common:die_after_fork=0:handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0:report_signal_unsafe=0:report_thread_leaks=0:suppressions=$CW_ROOT/tests/tsan.supp:log_path=$reports/tsan"
 		;;
 	*)
 		echo "CW_SANITIZER='$CW_SANITIZER' is not asan or tsan" >&2
@@ -69,6 +75,14 @@ cw_sanitizer_setup()
 not_sanitized()
 {
 	[[ -z $CW_SANITIZER ]] || skip "not under $CW_SANITIZER: $*"
+}
+
+# not_under SANITIZER REASON: the same, against one sanitizer only.
+not_under()
+{
+	local sanitizer=$1
+	shift
+	[[ $CW_SANITIZER != "$sanitizer" ]] || skip "not under $sanitizer: $*"
 }
 
 if [[ -n $CW_SANITIZER ]]; then
