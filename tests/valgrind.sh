@@ -42,7 +42,6 @@ fixture_runs()
 	errno_kept|
 	errors|
 	exec_children|safe fast threaded pidfd
-	faults exit-while-waiting|safe fast threaded pidfd
 	faults eintr-restart|
 	fds|
 	fork_forgets|
