@@ -228,7 +228,8 @@ static int take(struct cw__wait *w)
 		return take_pid(w);
 	/* An exit SIGCHLD told of may be older than those in the table, and
 	 * the oldest goes first. */
-	if (atomic_exchange(&cw__sigchld_uncollected, false))
+	if (atomic_load(&cw__sigchld_uncollected) &&
+	    atomic_exchange(&cw__sigchld_uncollected, false))
 		cw__strategy->collect();
 	r = take_any(w);
 	if (r == 0 || r == -ECHILD) {

@@ -157,6 +157,16 @@ if r["lost"] or r["zombies"]: sys.exit("lost or zombies in %s" % r)
 	[[ $stderr == *"holds no trace events"* || $stderr == *"cannot read trace"* ]] || false
 }
 
+@test "exec is traced before the image goes, and a failed exec after: execl runs the same command line" {
+	for mode in off "${CW_MODES[@]}"; do
+		rm -f "$TRACE"
+		traced "$mode" "$FIX/trace_cases" execl
+		grep -q '"ev":"exec_failed",.*"call":"execl",.*"path":"/nonexistent/sh","argv0":"sh","error":"ENOENT"' "$TRACE"
+		grep -q '"ev":"exec",.*"call":"execl",.*"path":"/bin/sh","argv0":"sh"' "$TRACE"
+		grep -q '"ev":"start",.*"argv":\["sh","-c","exit 4"\]' "$TRACE"
+	done
+}
+
 @test "the trace is created mode 0600, refuses a symbolic link, and the program runs on" {
 	traced pidfd env true
 	[[ $(stat -c %a "$TRACE") == 600 ]] || false
