@@ -114,7 +114,7 @@ void cw__reaper_sigchld_relayed(int relayed)
 	cw__table_changed();
 }
 
-void cw__reaper_sigchld_heard(void)
+CW_RAW_HANDLER void cw__reaper_sigchld_heard(void)
 {
 	atomic_store(&cw__sigchld_uncollected, true);
 	cw__table_changed();

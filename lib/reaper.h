@@ -40,7 +40,7 @@ extern enum cw__mode cw__reaper_mode_asked;
 void cw__reaper_sigchld_relayed(int relayed);
 /* From the shim's SIGCHLD handler: a child's state changed. Async-signal-
  * safe. */
-void cw__reaper_sigchld_heard(void);
+CW_RAW_HANDLER void cw__reaper_sigchld_heard(void);
 
 /* Bracket every creation of a child: creating() before the kernel call,
  * created() after it, with the pid or -1 when none was created. */

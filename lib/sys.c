@@ -21,7 +21,8 @@
  * interposes that one (programs wait through it), and its own calls must
  * not come back into itself. No errno is touched: -errno is returned.
  */
-static long raw6(long n, long a, long b, long c, long d, long e, long f)
+CW_RAW_HANDLER static long raw6(long n, long a, long b, long c, long d,
+				  long e, long f)
 {
 #if defined(__x86_64__)
 	register long r10 __asm__("r10") = d;
@@ -54,7 +55,8 @@ static long raw6(long n, long a, long b, long c, long d, long e, long f)
 }
 #else
 /* Elsewhere libc's syscall(), which the shim then does not interpose. */
-static long raw6(long n, long a, long b, long c, long d, long e, long f)
+CW_RAW_HANDLER static long raw6(long n, long a, long b, long c, long d,
+				  long e, long f)
 {
 	int saved_errno = errno;
 	long r = syscall(n, a, b, c, d, e, f);
@@ -95,7 +97,7 @@ int cw__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms)
 		   timeout_ms < 0 ? NULL : &ts);
 }
 
-void cw__futex_wake_all(_Atomic uint32_t *word)
+CW_RAW_HANDLER void cw__futex_wake_all(_Atomic uint32_t *word)
 {
 	RAW(SYS_futex, word, FUTEX_WAKE_PRIVATE, 0x7fffffff);
 }

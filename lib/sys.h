@@ -21,6 +21,19 @@
 #define CW_SYS_RAW 0
 #endif
 
+/*
+ * Code the kernel enters as a signal handler with no sanitizer runtime in
+ * between, at any instruction of any thread: ThreadSanitizer's runtime
+ * must not run there. It defers the handlers it knows of to safe points;
+ * entered directly, even in a thread that had not yet set up its state,
+ * its instrumentation crashed the process (check-tsan, hammer in safe).
+ */
+#if defined(__has_attribute) && __has_attribute(disable_sanitizer_instrumentation)
+#define CW_RAW_HANDLER __attribute__((disable_sanitizer_instrumentation))
+#else
+#define CW_RAW_HANDLER __attribute__((no_sanitize("thread")))
+#endif
+
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
@@ -36,7 +49,7 @@ bool cw__sys_same_memory(pid_t a, pid_t b);
 
 /* Wait while *word == expected; timeout_ms < 0 waits without limit. */
 int cw__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms);
-void cw__futex_wake_all(_Atomic uint32_t *word);
+CW_RAW_HANDLER void cw__futex_wake_all(_Atomic uint32_t *word);
 
 /* Block every signal in the calling thread, keeping the old mask. */
 void cw__signals_block(sigset_t *old);

@@ -49,7 +49,7 @@ void cw__table_unlock(const sigset_t *saved)
 	cw__signals_restore(saved);
 }
 
-void cw__table_changed(void)
+CW_RAW_HANDLER void cw__table_changed(void)
 {
 	atomic_fetch_add(&cw__table.seq, 1);
 	/* A sleeper that registers after this look sees the new seq in its

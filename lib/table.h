@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "sys.h"
 #include "trace.h"
 
 /* Whose child it is: only the owner's waits may see it. */
@@ -94,7 +95,7 @@ void cw__table_watched(struct cw__child *c);
 void cw__table_unwatched(struct cw__child *c);
 
 /* Wake every blocked wait to look again. Async-signal-safe, lock-free. */
-void cw__table_changed(void);
+CW_RAW_HANDLER void cw__table_changed(void);
 /* Sleep until seq moves on from the value read before looking (or
  * timeout_ms passes; < 0: no limit). Without the lock. 0 or -errno. */
 int cw__table_sleep(uint32_t seq, int timeout_ms);

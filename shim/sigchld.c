@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,36 +17,68 @@
 #include "sys.h"
 
 /*
- * The program's dispositions rotate through slots so that the relay, which
- * may run at any moment on any thread, always reads a whole one: a slot is
- * rewritten only after SLOTS later changes, long after any relay that read
- * it has finished copying it.
+ * The program's disposition, which the relay reads at any moment on any
+ * thread and sigaction writes under change_lock with every signal blocked
+ * (so never on a thread a relay interrupted). Two slots: a writer fills
+ * the one that is not current, once no relay is copying from it, then
+ * makes it current. A relay never waits for anything (it may have
+ * interrupted another relay's copy): it announces itself on its slot and
+ * starts again if that slot stopped being current meanwhile.
  */
-#define SLOTS 16
-
-static struct sigaction slots[SLOTS];
+static struct sigaction slots[2];
+static atomic_uint copying[2];
+/* generation << 1 | RESET: slots[generation & 1] is current, and RESET
+ * says SA_RESETHAND has made it SIG_DFL since, as the kernel would. */
 static atomic_uint current;
+#define RESET 1u
 static pthread_mutex_t change_lock = PTHREAD_MUTEX_INITIALIZER;
 /* siginterrupt(SIGCHLD, 1): signal() then installs without SA_RESTART. */
 static bool interrupting;
 
-static void relay(int sig, siginfo_t *si, void *uc)
+/* The program's disposition; *cur gets the value of current it is for. */
+CW_RAW_HANDLER static struct sigaction slot_read(unsigned *cur)
+{
+	struct sigaction act;
+	unsigned slot;
+
+	for (;;) {
+		slot = atomic_load(&current) >> 1 & 1;
+		atomic_fetch_add(&copying[slot], 1);
+		*cur = atomic_load(&current);
+		if ((*cur >> 1 & 1) == slot)
+			break;
+		atomic_fetch_sub(&copying[slot], 1);
+	}
+	act = slots[slot];
+	atomic_fetch_sub(&copying[slot], 1);
+	if (*cur & RESET)
+		act.sa_handler = SIG_DFL;
+	return act;
+}
+
+/*
+ * The kernel's handler, entered with no sanitizer runtime in between: it
+ * must not be instrumented (see CW_RAW_HANDLER). Under TSan, the program's
+ * handler it calls is TSan's own, which defers the program's.
+ */
+CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
 {
 	int saved_errno = errno;
-	unsigned i = atomic_load(&current);
-	struct sigaction act = slots[i % SLOTS];
+	struct sigaction act;
+	unsigned cur;
 
 	cw__reaper_sigchld_heard();
+	do {
+		act = slot_read(&cur);
+		if (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN) {
+			errno = saved_errno;
+			return;
+		}
+		/* One delivery gets a SA_RESETHAND handler, as in the kernel;
+		 * the real one stays ours. */
+	} while ((act.sa_flags & SA_RESETHAND) &&
+		 !atomic_compare_exchange_strong(&current, &cur, cur | RESET));
 	errno = saved_errno;
-	if (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN)
-		return;
-	if (act.sa_flags & SA_RESETHAND) {
-		/* The kernel would have reset it: the real one stays ours. */
-		struct sigaction dfl = { .sa_handler = SIG_DFL };
-
-		slots[(i + 1) % SLOTS] = dfl;
-		atomic_compare_exchange_strong(&current, &i, i + 1);
-	}
 	if (act.sa_flags & SA_SIGINFO)
 		act.sa_sigaction(sig, si, uc);
 	else
@@ -63,9 +96,12 @@ static void relay(int sig, siginfo_t *si, void *uc)
  */
 static atomic_int owner;
 
+/* A child has one thread: no relay of the others is copying any more. */
 static void owner_forked(void)
 {
 	atomic_store(&owner, getpid());
+	atomic_store(&copying[0], 0);
+	atomic_store(&copying[1], 0);
 }
 
 /* We run in memory that belongs to another process: a vfork child. */
@@ -82,7 +118,7 @@ static bool memory_borrowed(void)
 	 * Where kcmp is refused, take the memory as our own. */
 	shared = cw__sys_same_memory(self, was);
 	if (!shared)
-		atomic_store(&owner, self);
+		owner_forked();
 	return shared;
 }
 
@@ -92,9 +128,11 @@ static int disposition_swap_borrowed(const struct sigaction *act,
 {
 	int r = real_sigaction(SIGCHLD, act, old);
 
+	unsigned cur;
+
 	/* Still the inherited relay: the program's view is in the slots. */
 	if (r == 0 && old && old->sa_sigaction == relay)
-		*old = slots[atomic_load(&current) % SLOTS];
+		*old = slot_read(&cur);
 	return r;
 }
 
@@ -119,30 +157,41 @@ static int disposition_swap(const struct sigaction *act,
 			    struct sigaction *old)
 {
 	sigset_t saved;
-	unsigned i;
+	unsigned cur, next;
 	int r = 0;
 
 	if (memory_borrowed())
 		return disposition_swap_borrowed(act, old);
 	cw__signals_block(&saved);
 	pthread_mutex_lock(&change_lock);
-	i = atomic_load(&current);
-	if (old)
-		*old = slots[i % SLOTS];
+	cur = atomic_load(&current);
+	next = (cur >> 1) + 1;
 	if (act) {
 		struct sigaction real = real_for(act);
 
 		r = real_sigaction(SIGCHLD, &real, NULL);
-		if (r == 0) {
-			slots[(i + 1) % SLOTS] = *act;
-			atomic_store(&current, i + 1);
-			cw__reaper_sigchld_relayed(
-				act->sa_handler == SIG_IGN ? 0
-				: act->sa_flags & SA_NOCLDSTOP
-					? CW_RELAY_EXITS
-					: CW_RELAY_EXITS | CW_RELAY_STOPS);
-		}
+		if (r < 0)
+			act = NULL;
 	}
+	if (act) {
+		/* Relays still copying it are on other threads, and leave. */
+		while (atomic_load(&copying[next & 1]))
+			sched_yield();
+		slots[next & 1] = *act;
+	}
+	/* Only a relay's RESET can change current under us: retried, so
+	 * that *old is what the program had when act replaced it. */
+	do
+		if (old)
+			*old = slot_read(&cur);
+	while (act && !atomic_compare_exchange_strong(&current, &cur,
+						      next << 1));
+	if (act)
+		cw__reaper_sigchld_relayed(
+			act->sa_handler == SIG_IGN ? 0
+			: act->sa_flags & SA_NOCLDSTOP
+				? CW_RELAY_EXITS
+				: CW_RELAY_EXITS | CW_RELAY_STOPS);
 	pthread_mutex_unlock(&change_lock);
 	cw__signals_restore(&saved);
 	return r;

@@ -21,9 +21,13 @@ build=$(cd "${1:?usage: valgrind.sh BUILD}" && pwd)
 logs=$build/valgrind
 modes_all="bare safe fast threaded pidfd"
 
-# NAME [ARGS...] | MODES: how the suite runs each fixture. MODES defaults to
-# every mode, bare included. Children counts are smaller than the suite's:
-# memcheck runs one thread at a time, some 20 to 50 times slower.
+# NAME [ARGS...] | MODES | VALGRIND: how the suite runs each fixture. MODES
+# defaults to every mode, bare included. VALGRIND, when set, is a pattern
+# the fixture's FAIL line may match because valgrind itself, not the shim,
+# breaks that guarantee: bare gives the same line (sigchld_flags: in an
+# SA_NODEFER handler, valgrind blocks the signal and not sa_mask). Children
+# counts are smaller than the suite's: memcheck runs one thread at a time,
+# some 20 to 50 times slower.
 fixture_runs()
 {
 	local c
@@ -59,7 +63,7 @@ fixture_runs()
 	scan_cost 20 5|safe fast pidfd
 	secure|
 	sigaction_query|
-	sigchld_flags|
+	sigchld_flags||flags 0x40000000, sa_mask \{12\}: SIGUSR2 blocked=0 SIGCHLD blocked=1,
 	sigchld_info|
 	sigign|
 	sigwait|
@@ -93,7 +97,7 @@ rm -rf "$logs"
 mkdir -p "$logs"
 runs=0 failed=0
 declare -A seen=()
-while IFS='|' read -r cmd modes; do
+while IFS='|' read -r cmd modes valgrind_breaks; do
 	read -r -a argv <<<"$cmd"
 	seen[${argv[0]}]=1
 	for mode in ${modes:-$modes_all}; do
@@ -117,6 +121,9 @@ while IFS='|' read -r cmd modes; do
 			>"$logs/$name/stdout" 2>"$logs/$name/stderr"
 		status=$?
 		runs=$((runs + 1))
+		[[ $status == 1 && -n $valgrind_breaks ]] &&
+			grep -Eq "^FAIL: .*$valgrind_breaks" "$logs/$name/stderr" &&
+			status=0
 		errors=$(cat "$logs/$name"/*.log 2>/dev/null |
 			grep -c 'ERROR SUMMARY: [1-9]')
 		if ((status != 0 || errors != 0)); then
