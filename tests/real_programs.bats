@@ -120,6 +120,7 @@ output_is()
 }
 
 @test "bash job specs %1, %?string and kill %name reach their job and give its status" {
+	not_under tsan "in pidfd, bash with TSan's runtime gives kill %sleep 0, 143 or 127 from run to run, and bash cannot run with TSan's runtime alone (it crashes), so there is no bare run to compare; not analysed further"
 	run -0 bash "$REAL/jobspec.sh"
 	output_is <<-'EOF'
 	wait %1: 4

@@ -94,12 +94,15 @@ for n, line in enumerate(open(sys.argv[1]), 1):
 		traced "$mode" "$FIX/trace_cases" leak
 		run -1 "$CW_CLI" report "$TRACE"
 		[[ $output == *"Zombies left (exited, never waited for) (3)"* ]] || false
-		[[ $output =~ started\ by\ fork\(\)\ in\ trace_cases\ \(main\+0x[0-9a-f]+\),\ exited\ and\ was\ never\ waited\ for ]] || false
+		# Under TSan, the caller the shim sees is TSan's fork.
+		[[ $CW_SANITIZER == tsan ]] ||
+			[[ $output =~ started\ by\ fork\(\)\ in\ trace_cases\ \(main\+0x[0-9a-f]+\),\ exited\ and\ was\ never\ waited\ for ]] || false
 		[[ $output == *"Children still running at exit (1)"* ]] || false
 	done
 }
 
 @test "a second component's SIGCHLD handler replacing the first's is named with both installers" {
+	not_under tsan "TSan's sigaction puts its own handler in the program's place, so the shim sees TSan's both times"
 	for mode in off safe pidfd; do
 		rm -f "$TRACE"
 		traced "$mode" "$FIX/trace_cases" handlers
@@ -135,15 +138,15 @@ if r["lost"] or r["zombies"]: sys.exit("lost or zombies in %s" % r)
 }
 
 @test "report names unusable lines by number and still uses the rest; bad files get one line and status 2" {
-	traced pidfd "$FIX/trace_cases" handlers
+	traced pidfd "$FIX/trace_cases" leak
 	{ head -c 100 "$TRACE"; echo; cat "$TRACE"; printf '{"ev":"x"}\n[1]\n'; head -c 30 "$TRACE"; } >"$BATS_TEST_TMPDIR/cut"
 	n=$(wc -l <"$TRACE")
-	run -0 "$CW_ASAN" report "$BATS_TEST_TMPDIR/cut"
+	run -1 "$CW_ASAN" report "$BATS_TEST_TMPDIR/cut"
 	[[ $output == *"line 1 skipped: cut short"* ]] || false
 	[[ $output == *"line $((n + 2)) skipped: an event without its pid, tid or time"* ]] || false
 	[[ $output == *"line $((n + 3)) skipped: not a JSON object"* ]] || false
 	[[ $output == *"line $((n + 4)) skipped: cut short (no end of line)"* ]] || false
-	[[ $output == *"SIGCHLD handlers replaced (1)"* ]] || false
+	[[ $output == *"Zombies left (exited, never waited for) (3)"* ]] || false
 
 	: >"$BATS_TEST_TMPDIR/empty"
 	run --separate-stderr -2 "$CW_ASAN" report "$BATS_TEST_TMPDIR/empty"

@@ -49,7 +49,7 @@ fixture_runs()
 	faults eintr-restart|
 	fds|
 	fork_forgets|
-	hammer 200|safe fast threaded pidfd
+	hammer 40|safe fast threaded pidfd
 	late_waiter|safe fast threaded pidfd
 	model --seeds 1-3 --ops 20|
 	nested|
@@ -67,7 +67,7 @@ fixture_runs()
 	sigchld_info|
 	sigign|
 	sigwait|
-	soak --children 200|safe fast threaded pidfd
+	soak --children 40|safe fast threaded pidfd
 	spawn_kinds|
 	steal_popen|safe fast threaded pidfd
 	steal_system|safe fast threaded pidfd

@@ -41,6 +41,7 @@ bats_require_minimum_version 1.5.0
 }
 
 @test "a blocking waitpid fails EINTR for a handler without SA_RESTART and restarts for one with it" {
+	not_under tsan "TSan runs a handler at its next intercepted call, not inside the wait: the fixture fails without the shim too"
 	run -0 "$FIX/eintr"
 	passes_in_every_mode "$FIX/eintr"
 }
