@@ -20,6 +20,14 @@ atomic_bool cw__shim_debugging;
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static pthread_once_t symbols_once = PTHREAD_ONCE_INIT;
+/*
+ * The thread inside either once, while it is. What the shim calls while it
+ * starts (secure_getenv, strcmp, dlsym's malloc) may be another library's
+ * that calls back into an interposer: a sanitizer's runtime starts up on
+ * its first intercepted call and installs its signal handlers with
+ * sigaction. Waiting there for the once we are inside would hang for good.
+ */
+static _Atomic pthread_t starting;
 
 static void mode_refuse(const char *value)
 {
@@ -36,7 +44,7 @@ static void mode_refuse(const char *value)
 	_exit(2);
 }
 
-static void real_symbols(void)
+static void symbols_resolve(void)
 {
 	int saved_errno = errno;
 
@@ -47,12 +55,20 @@ static void real_symbols(void)
 	errno = saved_errno;
 }
 
+static void real_symbols(void)
+{
+	atomic_store(&starting, pthread_self());
+	symbols_resolve();
+	atomic_store(&starting, 0);
+}
+
 static void real_resolve(void)
 {
 	int saved_errno = errno;
 	const char *value;
 	enum cw__mode mode = CW_MODE_DEFAULT;
 
+	atomic_store(&starting, pthread_self());
 	value = secure_getenv("CHILDWATCH_MODE");
 	if (value && cw__mode_parse(value, &mode) < 0)
 		mode_refuse(value);
@@ -68,11 +84,20 @@ static void real_resolve(void)
 			cw__sigchld_init();
 	}
 	cw__trace_start(mode, cw__shim_mode);
+	atomic_store(&starting, 0);
 	errno = saved_errno;
 }
 
 void cw__real_init(void)
 {
+	/* Called back from our own start: the symbols are resolved again
+	 * (dlsym's lock is recursive; the values are the same), and with
+	 * the mode still off the call goes straight to libc. */
+	if (pthread_equal(atomic_load_explicit(&starting, memory_order_relaxed),
+			  pthread_self())) {
+		symbols_resolve();
+		return;
+	}
 	pthread_once(&symbols_once, real_symbols);
 	/* A program's preinit functions (a sanitizer's runtime installing its
 	 * signal handlers, say) run before libc has set environ, when

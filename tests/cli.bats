@@ -63,6 +63,17 @@ bats_require_minimum_version 1.5.0
 	passes_in_every_mode "$FIX/preinit"
 }
 
+@test "a library that calls back into the shim while it starts, as a sanitizer's runtime does, neither hangs it nor keeps it off" {
+	run -0 "$FIX/start_reentry"
+	for mode in "${CW_MODES[@]}" off; do
+		CHILDWATCH_TRACE=$BATS_TEST_TMPDIR/$mode \
+			passes_in_modes "$mode" "$FIX/start_reentry"
+		grep -q "\"ev\":\"start\".*\"mode\":\"$mode\".*/start_reentry\"" \
+			"$BATS_TEST_TMPDIR/$mode"
+		grep -q '"ev":"spawn".*"call":"fork"' "$BATS_TEST_TMPDIR/$mode"
+	done
+}
+
 @test "an empty CHILDWATCH_MODE is refused like any other non-mode" {
 	run -2 --separate-stderr env CHILDWATCH_MODE= LD_PRELOAD="$CW_PRELOAD" /bin/true
 }

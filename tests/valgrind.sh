@@ -23,11 +23,19 @@ modes_all="bare safe fast threaded pidfd"
 
 # NAME [ARGS...] | MODES | VALGRIND: how the suite runs each fixture. MODES
 # defaults to every mode, bare included. VALGRIND, when set, is a pattern
-# the fixture's FAIL line may match because valgrind itself, not the shim,
-# breaks that guarantee: bare gives the same line (sigchld_flags: in an
-# SA_NODEFER handler, valgrind blocks the signal and not sa_mask). Children
-# counts are smaller than the suite's: memcheck runs one thread at a time,
-# some 20 to 50 times slower.
+# for the one line of stderr a fixture may fail with (status 1 or 2)
+# because valgrind itself, not the shim, breaks what it checks:
+# - sigchld_flags: in an SA_NODEFER handler, valgrind blocks the signal
+#   and not sa_mask; bare gives the same line.
+# - system_signals: the shell reads its parent's mask from /proc, and a
+#   thread waiting for valgrind's lock shows valgrind's own mask
+#   (0xffffffffbffbfa27), which dash cannot parse: exit 2, not 10 or 11.
+# - vfork_spawn: valgrind runs vfork as fork, so posix_spawn's child
+#   cannot report a failed exec; bare gives the same line.
+# - waitid_kinds: valgrind 3.19 does not know pidfd_open (ENOSYS), bare
+#   too; P_PIDFD is left to the bats suite.
+# Children counts are smaller than the suite's: memcheck runs one thread
+# at a time, some 20 to 50 times slower.
 fixture_runs()
 {
 	local c
@@ -63,16 +71,17 @@ fixture_runs()
 	scan_cost 20 5|safe fast pidfd
 	secure|
 	sigaction_query|
-	sigchld_flags||flags 0x40000000, sa_mask \{12\}: SIGUSR2 blocked=0 SIGCHLD blocked=1,
+	sigchld_flags||^FAIL: .*flags 0x40000000, sa_mask \{12\}: SIGUSR2 blocked=0 SIGCHLD blocked=1,
 	sigchld_info|
 	sigign|
 	sigwait|
 	soak --children 40|safe fast threaded pidfd
 	spawn_kinds|
+	start_reentry|
 	steal_popen|safe fast threaded pidfd
 	steal_system|safe fast threaded pidfd
 	stopcont|
-	system_signals|
+	system_signals||^FAIL: system\(\) returned 0x200 \(10:
 	threads_blocked|
 	trace_cases leak|
 	trace_cases handlers|
@@ -80,8 +89,8 @@ fixture_runs()
 	two_components|safe fast threaded pidfd
 	unknown_child|safe fast threaded pidfd
 	vfork_sigaction|
-	vfork_spawn|
-	waitid_kinds|
+	vfork_spawn||^FAIL: posix_spawn\("/nonexistent"\) returned 0 \(Success\)
+	waitid_kinds||^setup: pidfd_open: Function not implemented$
 	waitid_zombie|
 	wnohang|
 	wnowait|
@@ -106,12 +115,16 @@ while IFS='|' read -r cmd modes valgrind_breaks; do
 		env=()
 		[[ $mode == bare ]] ||
 			env=(CHILDWATCH_MODE="$mode" LD_PRELOAD="$build/libchildwatch.so")
-		# --error-exitcode: 99, a status no fixture gives. The shim's
-		# descriptors sit high, so valgrind's own (it takes the top of
-		# the limit) are kept out of their way by a higher limit.
+		# --error-exitcode: 99, a status no fixture gives.
+		# --run-libc-freeres=no: at exit valgrind calls libc's
+		# __libc_freeres, which takes stdio's list lock. valgrind runs
+		# vfork as fork, so a vfork child can copy that lock held by
+		# a thread inside fork() and hang there before it exits
+		# (hammer and soak did, in every mode).
 		start=$SECONDS
 		timeout -k 5 300 env "${env[@]}" valgrind \
-			--error-exitcode=99 --leak-check=full \
+			--error-exitcode=99 --run-libc-freeres=no \
+			--leak-check=full \
 			--show-leak-kinds=definite --errors-for-leak-kinds=none \
 			--trace-children=yes \
 			--trace-children-skip='/bin/*,/usr/*,/sbin/*' \
@@ -121,8 +134,8 @@ while IFS='|' read -r cmd modes valgrind_breaks; do
 			>"$logs/$name/stdout" 2>"$logs/$name/stderr"
 		status=$?
 		runs=$((runs + 1))
-		[[ $status == 1 && -n $valgrind_breaks ]] &&
-			grep -Eq "^FAIL: .*$valgrind_breaks" "$logs/$name/stderr" &&
+		[[ ($status == 1 || $status == 2) && -n $valgrind_breaks ]] &&
+			grep -Eq "$valgrind_breaks" "$logs/$name/stderr" &&
 			status=0
 		errors=$(cat "$logs/$name"/*.log 2>/dev/null |
 			grep -c 'ERROR SUMMARY: [1-9]')
@@ -140,8 +153,8 @@ while IFS='|' read -r cmd modes valgrind_breaks; do
 done < <(fixture_runs)
 
 # Not run: creating holds a posix_spawn in progress, and valgrind runs
-# posix_spawn's CLONE_VFORK child as a plain fork, where it hangs (not
-# analysed further).
+# posix_spawn's CLONE_VFORK child as a plain fork, where it hangs, bare as
+# well as preloaded.
 seen[creating]=1
 # A fixture added to tests/fixtures and not to the table above is not
 # silently left out.
