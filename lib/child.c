@@ -82,6 +82,15 @@ void cw__collect_scan(void)
 		cw__child_probe(c);
 }
 
+void cw__catch_up_heard(idtype_t idtype, id_t id)
+{
+	(void)idtype;
+	(void)id;
+	if (atomic_load(&cw__sigchld_uncollected) &&
+	    atomic_exchange(&cw__sigchld_uncollected, false))
+		cw__strategy->collect();
+}
+
 void cw__watch_by_sigchld(struct cw__child *c)
 {
 	cw__table_watched(c);

@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/wait.h>
 
 #include "table.h"
 
@@ -23,6 +24,11 @@ struct cw__strategy {
 	void (*unwatch)(struct cw__child *c);
 	/* Find exits that happened but were not reported yet. */
 	void (*collect)(void);
+	/* Before a wait for any child (P_ALL, P_PGID): report the exits the
+	 * kernel would hand out ahead of those reported already. An exit
+	 * comes before its report (SIGCHLD, a watcher thread, epoll), and
+	 * the kernel takes the oldest child first. */
+	void (*catch_up)(idtype_t idtype, id_t id);
 	/* In a forked child, before the table is reset. */
 	void (*forked)(void);
 	/* Exits arrive as SIGCHLD, through the shim's handler. */
@@ -53,6 +59,8 @@ void cw__child_probe(struct cw__child *c);
 /* Probe every running child: the O(n) scan, skipped when no child of the
  * process is a zombie at all. */
 void cw__collect_scan(void);
+/* catch_up when SIGCHLD reports: collect() once a SIGCHLD came. */
+void cw__catch_up_heard(idtype_t idtype, id_t id);
 /* Hooks for strategies that need no more: SIGCHLD watches every child;
  * nothing to let go of at exit or in a forked child. */
 void cw__watch_by_sigchld(struct cw__child *c);

@@ -67,6 +67,7 @@ const struct cw__strategy cw__strategy_fast = {
 	.watch = cw__watch_by_sigchld,
 	.unwatch = cw__unwatch_nothing,
 	.collect = fast_collect,
+	.catch_up = cw__catch_up_heard,
 	.forked = cw__forked_nothing,
 	.sigchld_driven = true,
 };

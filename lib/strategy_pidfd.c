@@ -170,10 +170,20 @@ static void pidfd_forked(void)
 	thread_running = false;
 }
 
+/* Readiness is set as a child exits: what is ready and not yet handled is
+ * exactly what is not reported yet. */
+static void pidfd_catch_up(idtype_t idtype, id_t id)
+{
+	(void)idtype;
+	(void)id;
+	pidfd_collect();
+}
+
 const struct cw__strategy cw__strategy_pidfd = {
 	.watch = pidfd_watch,
 	.unwatch = pidfd_unwatch,
 	.collect = pidfd_collect,
+	.catch_up = pidfd_catch_up,
 	.forked = pidfd_forked,
 	.sigchld_driven = false,
 };

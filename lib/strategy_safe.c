@@ -10,6 +10,7 @@ const struct cw__strategy cw__strategy_safe = {
 	.watch = cw__watch_by_sigchld,
 	.unwatch = cw__unwatch_nothing,
 	.collect = cw__collect_scan,
+	.catch_up = cw__catch_up_heard,
 	.forked = cw__forked_nothing,
 	.sigchld_driven = true,
 };

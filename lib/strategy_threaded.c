@@ -33,6 +33,22 @@ static void *child_thread(void *arg)
 	return NULL;
 }
 
+/* Threads report in no order: the kernel says which exit it would pick,
+ * one probe that reaps nothing. */
+static void threaded_catch_up(idtype_t idtype, id_t id)
+{
+	siginfo_t si = { 0 };
+	struct cw__child *c;
+
+	if (cw__sys_waitid(idtype, id, &si, WEXITED | WNOHANG | WNOWAIT,
+			   NULL) < 0 ||
+	    !si.si_pid)
+		return;
+	c = cw__table_find(si.si_pid);
+	if (c && c->state == CHILD_RUNNING)
+		cw__child_probe(c);
+}
+
 static void threaded_watch(struct cw__child *c)
 {
 	uintptr_t key = (uintptr_t)c->gen << 32 | (uint32_t)c->pid;
@@ -47,6 +63,7 @@ const struct cw__strategy cw__strategy_threaded = {
 	 * survives fork. */
 	.unwatch = cw__unwatch_nothing,
 	.collect = cw__collect_scan,
+	.catch_up = threaded_catch_up,
 	.forked = cw__forked_nothing,
 	.sigchld_driven = false,
 };

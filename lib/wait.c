@@ -226,11 +226,7 @@ static int take(struct cw__wait *w)
 
 	if (w->idtype == P_PID)
 		return take_pid(w);
-	/* An exit SIGCHLD told of may be older than those in the table, and
-	 * the oldest goes first. */
-	if (atomic_load(&cw__sigchld_uncollected) &&
-	    atomic_exchange(&cw__sigchld_uncollected, false))
-		cw__strategy->collect();
+	cw__strategy->catch_up(w->idtype, w->id);
 	r = take_any(w);
 	if (r == 0 || r == -ECHILD) {
 		cw__strategy->collect();
