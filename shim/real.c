@@ -91,8 +91,8 @@ static void real_resolve(void)
 void cw__real_init(void)
 {
 	/* Called back from our own start: the symbols are resolved again
-	 * (dlsym's lock is recursive; the values are the same), and with
-	 * the mode still off the call goes straight to libc. */
+	 * (dlsym's lock is recursive; the values are the same), and until
+	 * real_resolve has set the mode the call goes straight to libc. */
 	if (pthread_equal(atomic_load_explicit(&starting, memory_order_relaxed),
 			  pthread_self())) {
 		symbols_resolve();

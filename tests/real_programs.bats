@@ -84,10 +84,10 @@ output_is()
 }
 
 @test "bash with set -m runs the CHLD trap once per child that exits" {
+	not_sanitized "bash's own CHLD trap count races when a runtime slows it: bare bash with ASan's runtime lost a trap in 1 run of 100 (run_pending_traps: bad value in trap_list[17])"
 	run -0 bash "$REAL/chld_trap.sh"
 	output_is <<-'EOF'
-	after 5 background jobs: 5
-	after a foreground command: 6
+	after 5 background jobs and a foreground command: 6
 	after a command substitution (hi): 7
 	EOF
 	same_as_bare bash "$REAL/chld_trap.sh"
