@@ -56,6 +56,43 @@ CW_RAW_HANDLER static struct sigaction slot_read(unsigned *cur)
 	return act;
 }
 
+static void relay(int sig, siginfo_t *si, void *uc);
+
+/* The real disposition that gives the program the one it asked for. */
+CW_RAW_HANDLER static struct sigaction real_for(const struct sigaction *prog)
+{
+	struct sigaction act = *prog;
+	int kept = SA_RESTART | SA_NODEFER | SA_ONSTACK | SA_NOCLDSTOP |
+		   SA_NOCLDWAIT;
+
+	if (prog->sa_handler == SIG_IGN)
+		return act; /* the kernel's auto-reaping, as asked */
+	act.sa_sigaction = relay;
+	act.sa_flags = (prog->sa_flags & kept) | SA_SIGINFO;
+	/* The program expects no interruptions from a default SIGCHLD. */
+	if (prog->sa_handler == SIG_DFL)
+		act.sa_flags |= SA_RESTART;
+	return act;
+}
+
+/*
+ * After a SA_RESETHAND handler ran, the kernel's flags must become those of
+ * SIG_DFL (SA_RESTART: it interrupts nothing). A writer publishes before it
+ * installs, so either its install comes after ours, or we see its
+ * generation and install from it.
+ */
+CW_RAW_HANDLER static void kernel_follow(void)
+{
+	struct sigaction prog, real;
+	unsigned cur;
+
+	do {
+		prog = slot_read(&cur);
+		real = real_for(&prog);
+		real_sigaction(SIGCHLD, &real, NULL);
+	} while (atomic_load(&current) != cur);
+}
+
 /*
  * The kernel's handler, entered with no sanitizer runtime in between: it
  * must not be instrumented (see CW_RAW_HANDLER). Under TSan, the program's
@@ -78,6 +115,8 @@ CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
 		 * the real one stays ours. */
 	} while ((act.sa_flags & SA_RESETHAND) &&
 		 !atomic_compare_exchange_strong(&current, &cur, cur | RESET));
+	if (act.sa_flags & SA_RESETHAND)
+		kernel_follow();
 	errno = saved_errno;
 	if (act.sa_flags & SA_SIGINFO)
 		act.sa_sigaction(sig, si, uc);
@@ -136,23 +175,6 @@ static int disposition_swap_borrowed(const struct sigaction *act,
 	return r;
 }
 
-/* The real disposition that gives the program the one it asked for. */
-static struct sigaction real_for(const struct sigaction *prog)
-{
-	struct sigaction act = *prog;
-	int kept = SA_RESTART | SA_NODEFER | SA_ONSTACK | SA_NOCLDSTOP |
-		   SA_NOCLDWAIT;
-
-	if (prog->sa_handler == SIG_IGN)
-		return act; /* the kernel's auto-reaping, as asked */
-	act.sa_sigaction = relay;
-	act.sa_flags = (prog->sa_flags & kept) | SA_SIGINFO;
-	/* The program expects no interruptions from a default SIGCHLD. */
-	if (prog->sa_handler == SIG_DFL)
-		act.sa_flags |= SA_RESTART;
-	return act;
-}
-
 static int disposition_swap(const struct sigaction *act,
 			    struct sigaction *old)
 {
@@ -167,13 +189,6 @@ static int disposition_swap(const struct sigaction *act,
 	cur = atomic_load(&current);
 	next = (cur >> 1) + 1;
 	if (act) {
-		struct sigaction real = real_for(act);
-
-		r = real_sigaction(SIGCHLD, &real, NULL);
-		if (r < 0)
-			act = NULL;
-	}
-	if (act) {
 		/* Relays still copying it are on other threads, and leave. */
 		while (atomic_load(&copying[next & 1]))
 			sched_yield();
@@ -186,6 +201,17 @@ static int disposition_swap(const struct sigaction *act,
 			*old = slot_read(&cur);
 	while (act && !atomic_compare_exchange_strong(&current, &cur,
 						      next << 1));
+	/* Installed once published (see kernel_follow). Refused, the slot
+	 * before it, untouched, is made current again. */
+	if (act) {
+		struct sigaction real = real_for(act);
+
+		r = real_sigaction(SIGCHLD, &real, NULL);
+		if (r < 0) {
+			atomic_store(&current, (next + 1) << 1 | (cur & RESET));
+			act = NULL;
+		}
+	}
 	if (act)
 		cw__reaper_sigchld_relayed(
 			act->sa_handler == SIG_IGN ? 0

@@ -61,6 +61,11 @@ bats_require_minimum_version 1.5.0
 	passes_in_modes "safe fast" "$FIX/dfl_no_eintr"
 }
 
+@test "once a SA_RESETHAND handler without SA_RESTART has run, SIGCHLD is default and interrupts no read, in every mode" {
+	run -0 "$FIX/dfl_no_eintr" reset
+	passes_in_every_mode "$FIX/dfl_no_eintr" reset
+}
+
 @test "SIGCHLD ignored before exec stays ignored after it, for the kernel and for sigaction" {
 	command -v perl >/dev/null || skip "perl is not installed"
 	command -v python3 >/dev/null || skip "python3 is not installed"

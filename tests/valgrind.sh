@@ -50,6 +50,7 @@ fixture_runs()
 	deferred_handler|safe fast threaded pidfd
 	dfl_no_eintr all|bare threaded pidfd
 	dfl_no_eintr|safe fast
+	dfl_no_eintr reset|
 	eintr|
 	errno_kept|
 	errors|
