@@ -65,18 +65,25 @@ void cw__children_gone(void)
 	}
 }
 
+pid_t cw__kernel_next_exit(idtype_t idtype, id_t id)
+{
+	siginfo_t si = { 0 };
+	int r = cw__sys_waitid(idtype, id, &si, WEXITED | WNOHANG | WNOWAIT,
+			       NULL);
+
+	return r < 0 ? r : si.si_pid;
+}
+
 void cw__collect_scan(void)
 {
 	struct cw__child *c, *tmp;
-	siginfo_t si = { 0 };
-	int r = cw__sys_waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT,
-			       NULL);
+	pid_t r = cw__kernel_next_exit(P_ALL, 0);
 
 	if (r == -ECHILD) {
 		cw__children_gone();
 		return;
 	}
-	if (r < 0 || si.si_pid == 0)
+	if (r <= 0)
 		return;
 	cw__list_for_each_safe(c, tmp, &cw__table.running)
 		cw__child_probe(c);

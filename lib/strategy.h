@@ -56,6 +56,9 @@ void cw__child_vanished(struct cw__child *c);
 void cw__children_gone(void);
 /* Peek at c's exit without reaping it; marks it exited or vanished. */
 void cw__child_probe(struct cw__child *c);
+/* The exit a wait for (idtype, id) would take, without reaping it: its
+ * pid, 0 for none yet, or -errno. */
+pid_t cw__kernel_next_exit(idtype_t idtype, id_t id);
 /* Probe every running child: the O(n) scan, skipped when no child of the
  * process is a zombie at all. */
 void cw__collect_scan(void);

@@ -37,14 +37,12 @@ static void *child_thread(void *arg)
  * one probe that reaps nothing. */
 static void threaded_catch_up(idtype_t idtype, id_t id)
 {
-	siginfo_t si = { 0 };
+	pid_t pid = cw__kernel_next_exit(idtype, id);
 	struct cw__child *c;
 
-	if (cw__sys_waitid(idtype, id, &si, WEXITED | WNOHANG | WNOWAIT,
-			   NULL) < 0 ||
-	    !si.si_pid)
+	if (pid <= 0)
 		return;
-	c = cw__table_find(si.si_pid);
+	c = cw__table_find(pid);
 	if (c && c->state == CHILD_RUNNING)
 		cw__child_probe(c);
 }
