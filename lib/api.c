@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "childwatch.h"
+#include "locks.h"
 #include "reaper.h"
 #include "strategy.h"
 #include "sys.h"
@@ -39,12 +40,14 @@ struct pending {
 };
 
 struct cw_loop {
+	struct cw_loop *all_next;
 	pthread_mutex_t lock;
 	struct pending *head, **tail;
 	int fd;
 };
 
 struct cw_watcher {
+	struct cw_watcher *all_next; /* watchers are never freed */
 	pthread_mutex_t lock; /* taken before the table's, never after */
 	struct handler *handlers;
 	cw_loop *loop;
@@ -55,6 +58,64 @@ struct cw_watcher {
 
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static cw_watcher *current;
+/* Every watcher and loop, for fork; taken after current_lock. */
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static cw_watcher *all_watchers;
+static cw_loop *all_loops;
+
+/* Fork takes the API's locks in their order: current_lock, all_lock, each
+ * watcher's, each loop's. */
+static void api_take(void)
+{
+	pthread_mutex_lock(&current_lock);
+	pthread_mutex_lock(&all_lock);
+	for (cw_watcher *w = all_watchers; w; w = w->all_next)
+		pthread_mutex_lock(&w->lock);
+	for (cw_loop *l = all_loops; l; l = l->all_next)
+		pthread_mutex_lock(&l->lock);
+}
+
+static void api_release(void)
+{
+	for (cw_loop *l = all_loops; l; l = l->all_next)
+		pthread_mutex_unlock(&l->lock);
+	for (cw_watcher *w = all_watchers; w; w = w->all_next)
+		pthread_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&all_lock);
+	pthread_mutex_unlock(&current_lock);
+}
+
+/* No dispatcher thread crosses fork: cw_close() in the child must not
+ * join one, and the next handler added starts one of the child's own. */
+static void api_reset(void)
+{
+	pthread_mutex_init(&current_lock, NULL);
+	pthread_mutex_init(&all_lock, NULL);
+	for (cw_watcher *w = all_watchers; w; w = w->all_next) {
+		pthread_mutex_init(&w->lock, NULL);
+		w->thread_running = false;
+	}
+	for (cw_loop *l = all_loops; l; l = l->all_next)
+		pthread_mutex_init(&l->lock, NULL);
+}
+
+static void api_register(void)
+{
+	static const struct cw__lock_ops locks = {
+		api_take,
+		api_release,
+		api_reset,
+	};
+
+	cw__locks_register(CW_LOCK_API, &locks);
+}
+
+static void api_start(void)
+{
+	static pthread_once_t registered = PTHREAD_ONCE_INIT;
+
+	pthread_once(&registered, api_register);
+}
 
 static int returncode_of(const siginfo_t *si)
 {
@@ -107,25 +168,48 @@ static void handler_fire(cw_watcher *w, pid_t pid, int returncode)
 	free(h);
 }
 
+/* The exit of one of w's children, if one has come: its pid, or 0. Each
+ * is asked for by pid, so that the program's children are left to the
+ * program's own waits. */
+static pid_t dispatch_one(cw_watcher *w, siginfo_t *si)
+{
+	struct handler *h;
+	pid_t pid = 0;
+
+	pthread_mutex_lock(&w->lock);
+	for (h = w->handlers; h && !pid; h = h->next) {
+		struct cw__wait wt = {
+			.idtype = P_PID,
+			.id = h->pid,
+			.options = WEXITED | WNOHANG,
+			.as = CW_OWNER_WATCHER,
+			.by = { "cw_watcher", NULL },
+			.args = { .waitid = true, .idtype = P_PID, .id = h->pid,
+				  .options = WEXITED | WNOHANG },
+		};
+
+		if (cw__wait(&wt) > 0) {
+			pid = h->pid;
+			*si = wt.si;
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	return pid;
+}
+
 static void *dispatcher(void *arg)
 {
 	cw_watcher *w = arg;
 	int timeout = cw__strategy->sigchld_driven ? DISPATCH_POLL_MS : -1;
 
 	while (!atomic_load(&w->closing)) {
-		struct cw__wait wt = {
-			.idtype = P_ALL,
-			.options = WEXITED | WNOHANG,
-			.as = CW_OWNER_WATCHER,
-			.by = { "cw_watcher", NULL },
-			.args = { .waitid = true, .options = WEXITED | WNOHANG },
-		};
 		/* Read before looking, so that no change slips between. */
 		uint32_t seq = atomic_load(&cw__table.seq);
-		int r = cw__wait(&wt);
+		siginfo_t si;
+		pid_t pid = dispatch_one(w, &si);
 
-		if (r > 0)
-			handler_fire(w, r, returncode_of(&wt.si));
+		if (pid > 0)
+			handler_fire(w, pid, returncode_of(&si));
 		else
 			cw__table_sleep(seq, timeout);
 	}
@@ -168,6 +252,11 @@ CW_API cw_watcher *cw_watcher_new(const char *mode)
 	if (!w)
 		return NULL;
 	pthread_mutex_init(&w->lock, NULL);
+	api_start();
+	pthread_mutex_lock(&all_lock);
+	w->all_next = all_watchers;
+	all_watchers = w;
+	pthread_mutex_unlock(&all_lock);
 	return w;
 }
 
@@ -187,7 +276,6 @@ static int child_take_over(pid_t pid, int *consumed_rc)
 		c = cw__table_add(pid, CW_OWNER_PROGRAM, 0);
 		if (!c)
 			return -ENOMEM;
-		cw__strategy->watch(c);
 	}
 	if (c->owner == CW_OWNER_COMMAND)
 		return -ECHILD;
@@ -205,6 +293,10 @@ static int child_take_over(pid_t pid, int *consumed_rc)
 		return 0;
 	}
 	cw__table_own(c, CW_OWNER_WATCHER);
+	/* The dispatcher sleeps until a watcher reports the exit: armed here,
+	 * where the program called the API, never in a fork. */
+	if (c->state == CHILD_RUNNING && !c->watched)
+		cw__strategy->watch(c);
 	return 0;
 }
 
@@ -374,6 +466,11 @@ CW_API cw_loop *cw_loop_new(void)
 	}
 	pthread_mutex_init(&loop->lock, NULL);
 	loop->tail = &loop->head;
+	api_start();
+	pthread_mutex_lock(&all_lock);
+	loop->all_next = all_loops;
+	all_loops = loop;
+	pthread_mutex_unlock(&all_lock);
 	return loop;
 }
 
@@ -407,9 +504,15 @@ CW_API int cw_loop_dispatch(cw_loop *loop)
 CW_API void cw_loop_free(cw_loop *loop)
 {
 	struct pending *p, *next;
+	cw_loop **pp;
 
 	if (!loop)
 		return;
+	pthread_mutex_lock(&all_lock);
+	for (pp = &all_loops; *pp != loop; pp = &(*pp)->all_next)
+		;
+	*pp = loop->all_next;
+	pthread_mutex_unlock(&all_lock);
 	for (p = loop->head; p; p = next) {
 		next = p->next;
 		free(p);

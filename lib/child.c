@@ -98,6 +98,18 @@ void cw__catch_up_heard(idtype_t idtype, id_t id)
 		cw__strategy->collect();
 }
 
+void cw__catch_up_kernel(idtype_t idtype, id_t id)
+{
+	pid_t pid = cw__kernel_next_exit(idtype, id);
+	struct cw__child *c;
+
+	if (pid <= 0)
+		return;
+	c = cw__table_find(pid);
+	if (c && c->state == CHILD_RUNNING)
+		cw__child_probe(c);
+}
+
 void cw__watch_by_sigchld(struct cw__child *c)
 {
 	cw__table_watched(c);

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "locks.h"
 #include "reaper.h"
 #include "strategy.h"
 #include "sys.h"
@@ -38,13 +39,15 @@ static void child_enter(pid_t pid, enum cw__owner owner,
 		atomic_fetch_sub(&cw__table.creating, 1);
 		return;
 	}
+	/* Nothing is armed for the child here: a fork may come from a signal
+	 * handler that interrupted malloc or pthread_create, and most children
+	 * are waited for in the kernel anyway. Watchers are armed for the
+	 * children that need an asynchronous notice (the C API's). */
 	cw__table_lock(&saved);
 	if (pid > 0) {
 		c = cw__table_add(pid, owner, pthread_self());
-		if (c) {
+		if (c)
 			c->spawned = *by;
-			cw__strategy->watch(c);
-		}
 	}
 	atomic_fetch_sub(&cw__table.creating, 1);
 	cw__table_changed();
@@ -184,11 +187,15 @@ enum cw__mode cw__reaper_init(enum cw__mode mode)
 		else
 			cw__sys_close(fd);
 	}
+	static const struct cw__lock_ops table_locks = {
+		.take = cw__table_fork_take,
+		.release = cw__table_fork_release,
+		.reset = cw__reaper_fork_child,
+	};
+
 	cw__strategy = strategies[mode];
 	cw__reaper_mode = mode;
-	/* No lock is held across fork: the child never reads the parent's
-	 * table, it starts its own. */
-	pthread_atfork(NULL, NULL, cw__reaper_fork_child);
+	cw__locks_register(CW_LOCK_TABLE, &table_locks);
 	adopt_children();
 	return mode;
 }

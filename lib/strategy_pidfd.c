@@ -137,22 +137,28 @@ static void pidfd_unwatch(struct cw__child *c)
 	}
 }
 
-static void pidfd_collect(void)
+/* The exits of watched children that the thread has not handled yet. */
+static void pidfd_drain(void)
 {
 	struct epoll_event ev[EVENTS_MAX];
 	int n = 0;
 
-	if (epoll_fd >= 0) {
-		do {
-			n = epoll_wait(epoll_fd, ev, EVENTS_MAX, 0);
-			if (n > 0)
-				ready_handle(ev, n);
-		} while (n == EVENTS_MAX);
-		if (n < 0 && errno != EINTR)
-			epoll_abandon(epoll_fd);
-	}
-	/* Children no thread or pidfd reports (none could be had, or the
-	 * program closed ours): look at them all. */
+	if (epoll_fd < 0)
+		return;
+	do {
+		n = epoll_wait(epoll_fd, ev, EVENTS_MAX, 0);
+		if (n > 0)
+			ready_handle(ev, n);
+	} while (n == EVENTS_MAX);
+	if (n < 0 && errno != EINTR)
+		epoll_abandon(epoll_fd);
+}
+
+static void pidfd_collect(void)
+{
+	pidfd_drain();
+	/* Children no thread or pidfd reports (none was needed, none could
+	 * be had, or the program closed ours): look at them all. */
 	if (cw__table.unwatched)
 		cw__collect_scan();
 }
@@ -170,13 +176,12 @@ static void pidfd_forked(void)
 	thread_running = false;
 }
 
-/* Readiness is set as a child exits: what is ready and not yet handled is
- * exactly what is not reported yet. */
+/* Readiness is set as a watched child exits; children nobody watches are
+ * caught up with as threaded does, from the kernel's own pick. */
 static void pidfd_catch_up(idtype_t idtype, id_t id)
 {
-	(void)idtype;
-	(void)id;
-	pidfd_collect();
+	pidfd_drain();
+	cw__catch_up_kernel(idtype, id);
 }
 
 const struct cw__strategy cw__strategy_pidfd = {

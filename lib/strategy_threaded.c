@@ -33,20 +33,6 @@ static void *child_thread(void *arg)
 	return NULL;
 }
 
-/* Threads report in no order: the kernel says which exit it would pick,
- * one probe that reaps nothing. */
-static void threaded_catch_up(idtype_t idtype, id_t id)
-{
-	pid_t pid = cw__kernel_next_exit(idtype, id);
-	struct cw__child *c;
-
-	if (pid <= 0)
-		return;
-	c = cw__table_find(pid);
-	if (c && c->state == CHILD_RUNNING)
-		cw__child_probe(c);
-}
-
 static void threaded_watch(struct cw__child *c)
 {
 	uintptr_t key = (uintptr_t)c->gen << 32 | (uint32_t)c->pid;
@@ -61,7 +47,7 @@ const struct cw__strategy cw__strategy_threaded = {
 	 * survives fork. */
 	.unwatch = cw__unwatch_nothing,
 	.collect = cw__collect_scan,
-	.catch_up = threaded_catch_up,
+	.catch_up = cw__catch_up_kernel,
 	.forked = cw__forked_nothing,
 	.sigchld_driven = false,
 };

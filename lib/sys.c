@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <linux/kcmp.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
@@ -87,6 +89,37 @@ int cw__sys_pidfd_open(pid_t pid)
 pid_t cw__sys_getpgid(pid_t pid)
 {
 	return RAW(SYS_getpgid, pid);
+}
+
+int cw__sys_epoll_create(void)
+{
+	return RAW(SYS_epoll_create1, EPOLL_CLOEXEC);
+}
+
+int cw__sys_epoll_add(int ep, int fd, bool edge)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (edge ? EPOLLET : 0) };
+
+	return RAW(SYS_epoll_ctl, ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int cw__sys_epoll_wait_one(int ep)
+{
+	struct epoll_event ev;
+
+	return RAW(SYS_epoll_pwait, ep, &ev, 1, -1, NULL, _NSIG / 8);
+}
+
+int cw__sys_eventfd(void)
+{
+	return RAW(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+CW_RAW_HANDLER void cw__sys_eventfd_signal(int fd)
+{
+	uint64_t one = 1;
+
+	RAW(SYS_write, fd, &one, sizeof one);
 }
 
 int cw__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms)

@@ -47,6 +47,14 @@ pid_t cw__sys_gettid(void);
 /* a and b share one address space (kcmp KCMP_VM); false if refused. */
 bool cw__sys_same_memory(pid_t a, pid_t b);
 
+/* epoll and eventfd, for waits that must sleep on several children. */
+int cw__sys_epoll_create(void);
+/* Readable input on fd wakes ep; edge: once per new event, never drained. */
+int cw__sys_epoll_add(int ep, int fd, bool edge);
+int cw__sys_epoll_wait_one(int ep);
+int cw__sys_eventfd(void);
+CW_RAW_HANDLER void cw__sys_eventfd_signal(int fd);
+
 /* Wait while *word == expected; timeout_ms < 0 waits without limit. */
 int cw__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms);
 CW_RAW_HANDLER void cw__futex_wake_all(_Atomic uint32_t *word);

@@ -17,6 +17,7 @@
 
 struct cw__table cw__table = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.wake_fd = -1,
 };
 
 static void *pages_get(size_t bytes)
@@ -49,6 +50,16 @@ void cw__table_unlock(const sigset_t *saved)
 	cw__signals_restore(saved);
 }
 
+void cw__table_fork_take(void)
+{
+	pthread_mutex_lock(&cw__table.lock);
+}
+
+void cw__table_fork_release(void)
+{
+	pthread_mutex_unlock(&cw__table.lock);
+}
+
 CW_RAW_HANDLER void cw__table_changed(void)
 {
 	atomic_fetch_add(&cw__table.seq, 1);
@@ -56,6 +67,8 @@ CW_RAW_HANDLER void cw__table_changed(void)
 	 * futex call and does not sleep. */
 	if (atomic_load(&cw__table.sleepers))
 		cw__futex_wake_all(&cw__table.seq);
+	if (atomic_load(&cw__table.fd_sleepers))
+		cw__sys_eventfd_signal(atomic_load(&cw__table.wake_fd));
 }
 
 int cw__table_sleep(uint32_t seq, int timeout_ms)
@@ -66,6 +79,40 @@ int cw__table_sleep(uint32_t seq, int timeout_ms)
 	r = cw__futex_wait(&cw__table.seq, seq, timeout_ms);
 	atomic_fetch_sub(&cw__table.sleepers, 1);
 	return r;
+}
+
+int cw__table_wake_fd(void)
+{
+	int fd = atomic_load(&cw__table.wake_fd);
+
+	if (fd < 0) {
+		fd = cw__fd_park(cw__sys_eventfd());
+		if (fd >= 0)
+			atomic_store(&cw__table.wake_fd, fd);
+	}
+	return fd;
+}
+
+int cw__table_sleep_fd(int ep, uint32_t seq)
+{
+	int r = 0;
+
+	atomic_fetch_add(&cw__table.fd_sleepers, 1);
+	/* A change from here on writes the wake descriptor, which ep holds
+	 * edge-triggered: it is seen even if it comes before the sleep. */
+	if (atomic_load(&cw__table.seq) == seq)
+		r = cw__sys_epoll_wait_one(ep);
+	atomic_fetch_sub(&cw__table.fd_sleepers, 1);
+	return r < 0 ? r : 0;
+}
+
+/* c leaves the running state, or the table: what waits opened on it goes. */
+static void child_leave_running(struct cw__child *c)
+{
+	if (c->wait_fd >= 0) {
+		cw__sys_close(c->wait_fd);
+		c->wait_fd = -1;
+	}
 }
 
 static struct cw__list *list_of(enum cw__state state)
@@ -199,6 +246,7 @@ struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
 	c->gen = ++t->next_gen;
 	c->pidfd = -1;
 	c->program_pidfd = -1;
+	c->wait_fd = -1;
 	c->state = CHILD_RUNNING;
 	b = bucket_of(pid, t->nbuckets);
 	c->hash_next = t->buckets[b];
@@ -216,6 +264,8 @@ void cw__table_move(struct cw__child *c, enum cw__state state)
 
 	if (c->state == CHILD_RUNNING && !c->watched)
 		t->unwatched--;
+	if (state != CHILD_RUNNING)
+		child_leave_running(c);
 	list_unlink(list_of(c->state), c);
 	if (state == CHILD_CONSUMED && c->owner == CW_OWNER_PROGRAM)
 		t->program_children--;
@@ -236,6 +286,7 @@ void cw__table_remove(struct cw__child *c)
 	*pp = c->hash_next;
 	if (c->state == CHILD_RUNNING && !c->watched)
 		t->unwatched--;
+	child_leave_running(c);
 	if (c->state != CHILD_CONSUMED && c->owner == CW_OWNER_PROGRAM)
 		t->program_children--;
 	list_unlink(list_of(c->state), c);
@@ -290,4 +341,10 @@ void cw__table_reset(void)
 	t->program_children = 0;
 	t->unwatched = 0;
 	atomic_store(&t->creating, 0);
+	/* Shared with the parent: its sleepers are not ours to wake. */
+	if (atomic_load(&t->wake_fd) >= 0)
+		cw__sys_close(atomic_load(&t->wake_fd));
+	atomic_store(&t->wake_fd, -1);
+	atomic_store(&t->fd_sleepers, 0);
+	atomic_store(&t->sleepers, 0);
 }

@@ -39,6 +39,7 @@ struct cw__child {
 	bool watched;	       /* a watcher will report the exit */
 	int pidfd;	       /* pidfd mode's descriptor, or -1 */
 	int program_pidfd;     /* the program's last pidfd_open() of it, or -1 */
+	int wait_fd;	       /* a pidfd for waits blocked behind others' */
 	int specific_waiters;  /* waits for this pid, which go first */
 	int code, status, uid; /* siginfo of the exit, once collected */
 	struct rusage ru;
@@ -59,6 +60,10 @@ struct cw__table {
 	/* Bumped on every change a blocked wait may care about; futex word. */
 	_Atomic uint32_t seq;
 	atomic_uint sleepers; /* threads asleep on seq */
+	/* An eventfd written on every change while fd_sleepers sleep on it
+	 * (with pidfds, in one epoll), or -1. */
+	_Atomic int wake_fd;
+	atomic_uint fd_sleepers;
 	struct cw__child **buckets;
 	size_t nbuckets;
 	struct cw__list running, ready, records;
@@ -79,6 +84,9 @@ extern struct cw__table cw__table;
  */
 void cw__table_lock(sigset_t *saved);
 void cw__table_unlock(const sigset_t *saved);
+/* For fork (locks.c), which has blocked every signal itself. */
+void cw__table_fork_take(void);
+void cw__table_fork_release(void);
 
 /* Everything below runs with the lock held. */
 struct cw__child *cw__table_find(pid_t pid);
@@ -99,6 +107,12 @@ CW_RAW_HANDLER void cw__table_changed(void);
 /* Sleep until seq moves on from the value read before looking (or
  * timeout_ms passes; < 0: no limit). Without the lock. 0 or -errno. */
 int cw__table_sleep(uint32_t seq, int timeout_ms);
+
+/* The table's wake descriptor, made on first use; -errno. Locked. */
+int cw__table_wake_fd(void);
+/* cw__table_sleep() on epoll instance ep, which holds the wake descriptor
+ * among others: until one is ready or seq moves on. Without the lock. */
+int cw__table_sleep_fd(int ep, uint32_t seq);
 
 /* In a forked child: the parent's children are not ours. */
 void cw__table_reset(void);

@@ -15,9 +15,9 @@
 #include "strategy.h"
 #include "sys.h"
 
-/* How often a blocked wait looks for itself when nothing will wake it:
- * a stop (no watcher reports stops), an unwatched child, or SIGCHLD
- * blocked or ignored in a SIGCHLD-driven mode. */
+/* How often a blocked wait looks for itself when nothing can wake it: only
+ * where the kernel gives no pidfds, and only while the kernel's next event
+ * is someone else's. */
 #define POLL_MS 10
 
 /* take_pid()'s answer for a pid the table does not know. */
@@ -235,41 +235,110 @@ static int take(struct cw__wait *w)
 	return r;
 }
 
-/*
- * Whether a blocked wait for any child must look for itself now and then:
- * when nothing will wake it. mask: the caller's own signal mask.
- */
-static int poll_timeout(const struct cw__wait *w, const sigset_t *mask)
-{
-	bool stops = w->options & (WSTOPPED | WCONTINUED);
-	int heard = CW_RELAY_EXITS | (stops ? CW_RELAY_STOPS : 0);
+/* block()'s answer when the kernel says no child is left at all. */
+#define NONE_LEFT 1
 
-	if (cw__table.unwatched)
-		return POLL_MS;
-	/* Watchers report exits only. */
-	if (!cw__strategy->sigchld_driven)
-		return stops ? POLL_MS : -1;
-	if ((atomic_load(&cw__sigchld_relayed) & heard) != heard ||
-	    sigismember(mask, SIGCHLD))
-		return POLL_MS;
-	return -1;
+/*
+ * The kernel's next event for w belongs to someone else, or to a child the
+ * shim never saw created, and may stay there (a popen() child nobody has
+ * pclosed yet, a child only a raw wait4 will reap): a peek would return it
+ * again at once. Sleep instead on what can still bring w an answer: the
+ * exit of each child w may take, through a pidfd, and any change to the
+ * table, through its wake descriptor. Only system calls: a wait may run in
+ * a signal handler. Called and returns with the table locked.
+ */
+static int block_behind(struct cw__wait *w, uint32_t seq, sigset_t *saved)
+{
+	struct cw__child *c;
+	int ep, wake, r = 0;
+
+	ep = cw__sys_epoll_create();
+	wake = cw__table_wake_fd();
+	if (ep < 0 || wake < 0 || cw__sys_epoll_add(ep, wake, true) < 0)
+		goto poll;
+	for (c = cw__table.running.head; c; c = c->next) {
+		if (!takeable(c, w))
+			continue;
+		if (c->wait_fd < 0)
+			c->wait_fd = cw__fd_park(cw__sys_pidfd_open(c->pid));
+		/* Without a pidfd (an old kernel, no descriptor left), only
+		 * looking again will tell. */
+		if (c->wait_fd < 0 ||
+		    cw__sys_epoll_add(ep, c->wait_fd, false) < 0)
+			goto poll;
+	}
+	cw__table_unlock(saved);
+	r = cw__table_sleep_fd(ep, seq);
+	cw__table_lock(saved);
+	cw__sys_close(ep);
+	return r == -EINTR ? -EINTR : 0;
+poll:
+	if (ep >= 0)
+		cw__sys_close(ep);
+	cw__table_unlock(saved);
+	r = cw__table_sleep(seq, POLL_MS);
+	cw__table_lock(saved);
+	return r == -EINTR ? -EINTR : 0;
 }
 
-/*
- * Sleeps until the table may hold an answer for w: a wait for any child,
- * since one for a child the kernel holds sleeps in the kernel (wait_held).
- * Called and returns with the table locked.
- */
-static int block(struct cw__wait *w, sigset_t *saved)
+static int block_until_changed(uint32_t seq, sigset_t *saved)
 {
-	uint32_t seq = atomic_load(&cw__table.seq);
-	int timeout = poll_timeout(w, saved);
 	int r;
 
 	cw__table_unlock(saved);
-	r = cw__table_sleep(seq, timeout);
+	r = cw__table_sleep(seq, -1);
 	cw__table_lock(saved);
 	return r == -EINTR ? -EINTR : 0;
+}
+
+/*
+ * Sleeps until the table may hold an answer for w, a wait for any child
+ * that found none. The kernel does the sleeping: a peek that reaps nothing
+ * wakes on the first event the kernel would give w, whatever the signal
+ * mask and disposition, and the table then says whose it is. Called and
+ * returns with the table locked.
+ */
+static int block(struct cw__wait *w, sigset_t *saved)
+{
+	int peek = (w->options & (WEXITED | WSTOPPED | WCONTINUED |
+				  __WNOTHREAD)) | WNOWAIT;
+	uint32_t seq = atomic_load(&cw__table.seq);
+	siginfo_t si = { 0 };
+	struct cw__child *c;
+	int r;
+
+	cw__table_unlock(saved);
+	r = cw__sys_waitid(w->idtype, w->id, &si, peek, NULL);
+	cw__table_lock(saved);
+	if (r == -EINTR)
+		return -EINTR;
+	if (r == -ECHILD && atomic_load(&cw__table.creating) == 0) {
+		if (w->idtype == P_ALL && !(w->options & __WNOTHREAD))
+			cw__children_gone();
+		return NONE_LEFT;
+	}
+	if (r < 0 || si.si_pid == 0)
+		return 0;
+	c = cw__table_find(si.si_pid);
+	/* A child another thread is creating, or one a wait for its pid is
+	 * about to take: the table changes as soon as that is done. */
+	if ((!c || c->state == CHILD_CONSUMED) &&
+	    atomic_load(&cw__table.creating) > 0)
+		return block_until_changed(seq, saved);
+	if (c && c->specific_waiters)
+		return block_until_changed(seq, saved);
+	if (!c || c->state == CHILD_CONSUMED) {
+		/* fast adopts children it never saw created. */
+		cw__strategy->collect();
+		c = cw__table_find(si.si_pid);
+		if (!c || c->state == CHILD_CONSUMED)
+			return block_behind(w, seq, saved);
+	}
+	if (c->state == CHILD_RUNNING && is_exit(si.si_code))
+		cw__child_probe(c);
+	if (takeable(c, w))
+		return 0;
+	return block_behind(w, seq, saved);
 }
 
 /* A child fast mode reaped, named by the program's pidfd: the newest, as
@@ -416,7 +485,7 @@ static int wait_mediated(struct cw__wait *w)
 	struct cw__child *c;
 	sigset_t saved;
 	uint32_t gen = 0;
-	int r;
+	int r, woke;
 
 	if (kernel_answers(w)) {
 		r = take_collected(w);
@@ -442,10 +511,11 @@ static int wait_mediated(struct cw__wait *w)
 		r = take(w);
 		if (r != 0 || (w->options & WNOHANG))
 			break;
-		if (block(w, &saved) == -EINTR) {
+		woke = block(w, &saved);
+		if (woke == -EINTR || woke == NONE_LEFT) {
 			r = take(w);
 			if (r == 0)
-				r = -EINTR;
+				r = woke == -EINTR ? -EINTR : -ECHILD;
 			break;
 		}
 	}

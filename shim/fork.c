@@ -2,10 +2,11 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "locks.h"
 #include "reaper.h"
 #include "real.h"
 
-/* The atfork handler the reaper registers resets the child's state. */
+/* The fork handlers of locks.c take the shim's locks and reset the child. */
 CW_EXPORT pid_t fork(void)
 {
 	pid_t pid;
@@ -35,7 +36,7 @@ CW_EXPORT pid_t _Fork(void)
 	pid = real__Fork();
 	saved_errno = errno;
 	if (pid == 0)
-		cw__reaper_fork_child();
+		cw__locks_reset_child();
 	else
 		cw__child_created(pid, CW_OWNER_PROGRAM, CW_CALLER("_Fork"),
 				  NULL);

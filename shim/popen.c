@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "locks.h"
 #include "reaper.h"
 #include "real.h"
 
@@ -29,6 +30,35 @@ static pthread_mutex_t piped_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct piped *piped_head;
 /* Streams open from popen(): fclose() looks for them only when some are. */
 static atomic_int piped_count;
+static pthread_once_t registered = PTHREAD_ONCE_INIT;
+
+static void piped_take_lock(void)
+{
+	pthread_mutex_lock(&piped_lock);
+}
+
+static void piped_release_lock(void)
+{
+	pthread_mutex_unlock(&piped_lock);
+}
+
+/* The child's streams are its own: each pclose() there waits for a child
+ * the child never had, and gets ECHILD, as glibc's does. */
+static void piped_reset(void)
+{
+	pthread_mutex_init(&piped_lock, NULL);
+}
+
+static void piped_register(void)
+{
+	static const struct cw__lock_ops locks = {
+		piped_take_lock,
+		piped_release_lock,
+		piped_reset,
+	};
+
+	cw__locks_register(CW_LOCK_POPEN, &locks);
+}
 
 /* POSIX: a child must not keep the streams of earlier popen() calls. */
 static int actions_build(posix_spawn_file_actions_t *fa, int child_end,
@@ -70,6 +100,7 @@ static FILE *popen_mediated(const char *command, const char *mode,
 	p = malloc(sizeof *p);
 	if (!p)
 		return NULL;
+	pthread_once(&registered, piped_register);
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		goto out_free;
 	parent_end = fds[reading ? 0 : 1];

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "locks.h"
 #include "reaper.h"
 #include "real.h"
 #include "sys.h"
@@ -223,12 +224,33 @@ static int disposition_swap(const struct sigaction *act,
 	return r;
 }
 
+static void change_take(void)
+{
+	pthread_mutex_lock(&change_lock);
+}
+
+static void change_release(void)
+{
+	pthread_mutex_unlock(&change_lock);
+}
+
+static void change_reset(void)
+{
+	pthread_mutex_init(&change_lock, NULL);
+	owner_forked();
+}
+
 void cw__sigchld_init(void)
 {
+	static const struct cw__lock_ops locks = {
+		change_take,
+		change_release,
+		change_reset,
+	};
 	struct sigaction inherited;
 
 	atomic_store(&owner, getpid());
-	pthread_atfork(NULL, NULL, owner_forked);
+	cw__locks_register(CW_LOCK_SIGCHLD, &locks);
 	/* SIG_IGN survives exec; anything else arrives as SIG_DFL. */
 	if (real_sigaction(SIGCHLD, NULL, &inherited) == 0)
 		disposition_swap(&inherited, NULL);

@@ -11,6 +11,7 @@
 #include <spawn.h>
 #include <unistd.h>
 
+#include "locks.h"
 #include "reaper.h"
 #include "real.h"
 
@@ -21,10 +22,40 @@ static pthread_mutex_t quiet_lock = PTHREAD_MUTEX_INITIALIZER;
 static int quiet_count;
 static struct sigaction quiet_int, quiet_quit;
 
+static void quiet_take(void)
+{
+	pthread_mutex_lock(&quiet_lock);
+}
+
+static void quiet_release(void)
+{
+	pthread_mutex_unlock(&quiet_lock);
+}
+
+/* The child runs no system() of its parent's other threads. */
+static void quiet_reset(void)
+{
+	pthread_mutex_init(&quiet_lock, NULL);
+	quiet_count = 0;
+}
+
+static void quiet_register(void)
+{
+	static const struct cw__lock_ops locks = {
+		quiet_take,
+		quiet_release,
+		quiet_reset,
+	};
+
+	cw__locks_register(CW_LOCK_SYSTEM, &locks);
+}
+
 static void quiet_begin(struct sigaction *intr, struct sigaction *quit)
 {
+	static pthread_once_t registered = PTHREAD_ONCE_INIT;
 	struct sigaction ign = { .sa_handler = SIG_IGN };
 
+	pthread_once(&registered, quiet_register);
 	pthread_mutex_lock(&quiet_lock);
 	if (quiet_count++ == 0) {
 		sigemptyset(&ign.sa_mask);

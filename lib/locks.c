@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* The shim's locks across fork, in the order of locks.h. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "locks.h"
+#include "sys.h"
+
+static const struct cw__lock_ops *_Atomic ranks[CW_LOCK_RANKS];
+static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
+/* The forking thread's mask, while fork holds every lock. */
+static sigset_t fork_mask;
+
+static void locks_take(void)
+{
+	cw__signals_block(&fork_mask);
+	for (int i = 0; i < CW_LOCK_RANKS; i++)
+		if (ranks[i] && ranks[i]->take)
+			ranks[i]->take();
+}
+
+static void locks_release(void)
+{
+	for (int i = CW_LOCK_RANKS - 1; i >= 0; i--)
+		if (ranks[i] && ranks[i]->release)
+			ranks[i]->release();
+	cw__signals_restore(&fork_mask);
+}
+
+void cw__locks_reset_child(void)
+{
+	for (int i = 0; i < CW_LOCK_RANKS; i++)
+		if (ranks[i] && ranks[i]->reset)
+			ranks[i]->reset();
+}
+
+static void locks_child(void)
+{
+	cw__locks_reset_child();
+	cw__signals_restore(&fork_mask);
+}
+
+static void handlers_install(void)
+{
+	pthread_atfork(locks_take, locks_release, locks_child);
+}
+
+void cw__locks_register(enum cw__lock_rank rank,
+			const struct cw__lock_ops *ops)
+{
+	pthread_once(&handlers_once, handlers_install);
+	atomic_store(&ranks[rank], ops);
+}

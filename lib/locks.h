@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CW_LOCKS_H
+#define CW_LOCKS_H
+
+/*
+ * Every lock of the shim, in the one order in which they nest: a lock is
+ * only ever taken while holding locks of lower rank. fork() takes them all
+ * in this order before the kernel copies the process, releases them in
+ * the parent and resets them in the child, so that a child never inherits
+ * a lock some other thread of its parent held (musl's fork.c does the
+ * same with libc's own locks).
+ */
+enum cw__lock_rank {
+	CW_LOCK_API,	 /* the C API: current watcher, watchers, loops */
+	CW_LOCK_POPEN,	 /* popen()'s list of streams, held across its spawn */
+	CW_LOCK_SYSTEM,	 /* system()'s shared ignoring of SIGINT and SIGQUIT */
+	CW_LOCK_SIGCHLD, /* the program's SIGCHLD disposition (safe, fast) */
+	CW_LOCK_TABLE,	 /* the child table */
+	CW_LOCK_RANKS,
+};
+
+/* What fork does with the locks of one rank. Each runs with every signal
+ * blocked in the forking thread. */
+struct cw__lock_ops {
+	void (*take)(void);
+	void (*release)(void);
+	/* In the child: the locks free, and the state that belongs to the
+	 * parent's other threads forgotten. */
+	void (*reset)(void);
+};
+
+/* Registers the locks of one rank; the first registration also installs
+ * the fork handlers. */
+void cw__locks_register(enum cw__lock_rank rank,
+			const struct cw__lock_ops *ops);
+
+/* _Fork runs no fork handlers: what its child must reset all the same. */
+void cw__locks_reset_child(void);
+
+#endif
