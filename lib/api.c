@@ -349,8 +349,12 @@ static void child_give_back(pid_t pid)
 
 	cw__table_lock(&saved);
 	c = cw__table_find(pid);
-	if (c && c->owner == CW_OWNER_WATCHER)
+	if (c && c->owner == CW_OWNER_WATCHER) {
 		cw__table_own(c, CW_OWNER_PROGRAM);
+		/* The program's own waits need no watcher. */
+		if (c->state == CHILD_RUNNING)
+			cw__strategy->unwatch(c);
+	}
 	cw__table_unlock(&saved);
 }
 

@@ -44,9 +44,11 @@ void cw__child_probe(struct cw__child *c)
 	int r = cw__sys_waitid(P_PID, c->pid, &si,
 			       WEXITED | WNOHANG | WNOWAIT | __WALL, NULL);
 
-	if (r < 0)
+	/* A wait for this very pid may have reaped it, outside the lock: that
+	 * wait brings the table up to date itself. */
+	if (r < 0 && !c->specific_waiters)
 		cw__child_vanished(c);
-	else if (si.si_pid == c->pid) {
+	else if (r == 0 && si.si_pid == c->pid) {
 		cw__trace_exited(c->pid, &si);
 		cw__child_exited(c);
 	}
@@ -57,10 +59,13 @@ void cw__children_gone(void)
 	struct cw__child *c, *tmp;
 
 	cw__list_for_each_safe(c, tmp, &cw__table.running)
-		cw__child_vanished(c);
+	{
+		if (!c->specific_waiters)
+			cw__child_vanished(c);
+	}
 	cw__list_for_each_safe(c, tmp, &cw__table.ready)
 	{
-		if (c->state == CHILD_EXITED)
+		if (c->state == CHILD_EXITED && !c->specific_waiters)
 			cw__child_vanished(c);
 	}
 }

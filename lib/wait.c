@@ -312,6 +312,9 @@ static int block(struct cw__wait *w, sigset_t *saved)
 	cw__table_lock(saved);
 	if (r == -EINTR)
 		return -EINTR;
+	/* The peek ran unlocked: a child created since is not in its answer. */
+	if (atomic_load(&cw__table.seq) != seq)
+		return 0;
 	if (r == -ECHILD && atomic_load(&cw__table.creating) == 0) {
 		if (w->idtype == P_ALL && !(w->options & __WNOTHREAD))
 			cw__children_gone();

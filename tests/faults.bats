@@ -73,3 +73,8 @@ bats_require_minimum_version 1.5.0
 		[[ $output == "exiting with 3" ]] || false
 	done
 }
+
+@test "a timer's handler that forks with _Fork, waits, sets SIGCHLD and kills, at any instruction: every status right, no hang" {
+	run -0 "$FIX/torture" 30
+	passes_in_modes "off ${CW_MODES[*]}" timeout -k 5 60 "$FIX/torture" 30
+}

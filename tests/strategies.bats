@@ -24,21 +24,12 @@ waits_for_ten_exits()
 	     END { print n + 0 }' "$BATS_TEST_TMPDIR/trace"
 }
 
-@test "threaded keeps one watcher thread per live child and no pidfd" {
-	census threaded
-	[[ $output == "threads=200 pidfds=0" ]]
-}
-
-@test "pidfd keeps one watcher thread and one pidfd per live child" {
-	census pidfd
-	[[ $output == "threads=1 pidfds=200" ]]
-}
-
-@test "safe and fast start no thread and hold no descriptor" {
-	census safe
-	[[ $output == "threads=0 pidfds=0" ]]
-	census fast
-	[[ $output == "threads=0 pidfds=0" ]]
+@test "no mode starts a thread or holds a pidfd for children the program waits for itself" {
+	for mode in "${CW_MODES[@]}"; do
+		census "$mode"
+		[[ $output == "threads=0 pidfds=0" ]] ||
+			{ echo "mode $mode: $output"; false; }
+	done
 }
 
 @test "off adds nothing to the process" {
@@ -52,16 +43,21 @@ waits_for_ten_exits()
 	((output >= 10 * 300)) || false
 }
 
+# A blocked wait for any child costs a few waits per exit, counted here:
+# the kernel's pick, one blocking peek, one probe, the reap, and a
+# peek again when a creation raced it: constant, where safe makes 300.
 @test "fast collects each exit with a constant number of waits, whatever the live children" {
 	strace_works || skip "strace is missing or may not trace here"
 	run -0 waits_for_ten_exits fast
-	((output <= 10 * 5)) || false
+	((output <= 10 * 10)) || false
 }
 
-@test "pidfd finds each exit without a scan" {
+@test "pidfd and threaded find each exit without a scan" {
 	strace_works || skip "strace is missing or may not trace here"
 	run -0 waits_for_ten_exits pidfd
-	((output <= 10 * 5)) || false
+	((output <= 10 * 10)) || false
+	run -0 waits_for_ten_exits threaded
+	((output <= 10 * 10)) || false
 }
 
 @test "safe, threaded and pidfd never touch a child they did not see created" {
@@ -77,6 +73,7 @@ waits_for_ten_exits()
 }
 
 @test "the default mode is pidfd" {
-	run -0 env -u CHILDWATCH_MODE LD_PRELOAD="$CW_PRELOAD" "$FIX/census" 20
-	[[ $output == "threads=1 pidfds=20" ]]
+	run -0 env -u CHILDWATCH_MODE CHILDWATCH_TRACE="$BATS_TEST_TMPDIR/t" \
+		LD_PRELOAD="$CW_PRELOAD" "$FIX/census" 20
+	grep -q '"mode":"pidfd"' "$BATS_TEST_TMPDIR/t"
 }
