@@ -77,7 +77,7 @@ $(B)/childwatch-asan: $(CLI_SRC) $(CLI_HDR) lib/mode.c
 		$(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) lib/mode.c
 
 # bats-core is pinned: make test fetches it when the machine has none.
-test: all fixtures $(B)/lost_child $(B)/bench $(B)/childwatch-asan
+test: all fixtures $(B)/lost_child $(BENCH) $(B)/childwatch-asan
 	@bats=$$(tests/install-bats.sh $(B)/bats $(BATS_VERSION)) && \
 		"$$bats" --timing tests/
 
@@ -110,16 +110,26 @@ check-asan check-tsan: check-%:
 check-valgrind: all fixtures
 	tests/valgrind.sh $(B)
 
-# The benchmark; make test runs only its smoke run (tests/bench.bats), which
-# checks that it works, not how fast. BENCHFLAGS passes options:
-# make bench BENCHFLAGS='--workloads scale'.
-$(B)/bench: tools/bench.c
-	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+# The benchmark: the C micro-workloads and the real programs, the latter
+# also under empty.so, an empty preloaded library (the floor of LD_PRELOAD).
+# make test runs only its smoke run (tests/bench.bats), which checks that it
+# works, not how fast. BENCHFLAGS passes options:
+# make bench BENCHFLAGS='--workloads real'.
+BENCH_SRC := $(filter-out tools/bench/empty.c,$(wildcard tools/bench/*.c))
+BENCH     := $(B)/bench $(B)/empty.so
 
-bench: all $(B)/bench
+$(B)/bench: $(BENCH_SRC) tools/bench/bench.h
+	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+		$(BENCH_SRC) -lm
+
+$(B)/empty.so: tools/bench/empty.c
+	$(CC) $(FIX_CFLAGS) -fPIC -shared $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+		-o $@ $<
+
+bench: all $(BENCH)
 	$(B)/bench $(BENCHFLAGS)
 
-bench-smoke: all $(B)/bench
+bench-smoke: all $(BENCH)
 	$(B)/bench --smoke
 
 # libFuzzer over the parsers of outside input: trace files (the report)
@@ -171,7 +181,8 @@ clean:
 	rm -rf $(B)
 
 format:
-	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.c tests/fixtures/*.[ch]
+	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.c tools/bench/*.[ch] \
+		tests/fixtures/*.[ch]
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
