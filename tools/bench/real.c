@@ -368,8 +368,9 @@ static void real_measure(struct real_ctx *x, const struct real_use *u,
 		if (r == 0)
 			r = real_wait(pid, deadline, &status, &ru);
 		if (r < 0 || !status_is(status, 0)) {
-			fprintf(stderr, "bench: real: %s in %s, rep %d: ",
-				u->p->name, c->label, rep + 1);
+			fprintf(stderr, "bench: real: %s in %s, %s %d: ",
+				u->p->name, c->label,
+				rep < 0 ? "warm-up" : "rep", rep + 1);
 			if (r == -ETIMEDOUT)
 				fprintf(stderr, "killed after %d s\n",
 					REAL_TIMEOUT_S);
@@ -444,6 +445,12 @@ static void real_program(struct real_ctx *x, const struct real_use *u)
 		return;
 	}
 	snprintf(name, sizeof name, "real-%s", u->p->name);
+	/* Not counted: the first config timed would pay for loading the
+	 * program's files into the page cache. */
+	if (!o->smoke) {
+		real_measure(x, u, &x->configs[0], -1, runs);
+		x->b->failures += !runs->ok;
+	}
 	for (int rep = 0; rep < o->reps; rep++) {
 		for (int c = 0; c < x->nconfigs; c++) {
 			struct run *run = &runs[c * o->reps + rep];
