@@ -22,6 +22,9 @@ SHIM_ASM := $(wildcard shim/*.S)
 # The CLI: its main, and the trace reader behind report and diagnose.
 CLI_SRC  := tools/childwatch.c tools/report.c tools/json.c
 CLI_HDR  := tools/report.h tools/json.h
+# The benchmark, and empty.so, the empty library it preloads as a floor.
+BENCH_SRC := $(filter-out tools/bench/empty.c,$(wildcard tools/bench/*.c))
+BENCH     := $(B)/bench $(B)/empty.so
 FIXTURES := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtures/*.c))
 
 LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
@@ -115,9 +118,6 @@ check-valgrind: all fixtures
 # make test runs only its smoke run (tests/bench.bats), which checks that it
 # works, not how fast. BENCHFLAGS passes options:
 # make bench BENCHFLAGS='--workloads real'.
-BENCH_SRC := $(filter-out tools/bench/empty.c,$(wildcard tools/bench/*.c))
-BENCH     := $(B)/bench $(B)/empty.so
-
 $(B)/bench: $(BENCH_SRC) tools/bench/bench.h
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
 		$(BENCH_SRC) -lm
