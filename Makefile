@@ -22,6 +22,9 @@ SHIM_ASM := $(wildcard shim/*.S)
 # The CLI: its main, and the trace reader behind report and diagnose.
 CLI_SRC  := tools/childwatch.c tools/report.c tools/json.c
 CLI_HDR  := tools/report.h tools/json.h
+# The benchmark, and empty.so, the empty library it preloads as a floor.
+BENCH_SRC := $(filter-out tools/bench/empty.c,$(wildcard tools/bench/*.c))
+BENCH     := $(B)/bench $(B)/empty.so
 FIXTURES := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtures/*.c))
 
 LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
@@ -77,7 +80,7 @@ $(B)/childwatch-asan: $(CLI_SRC) $(CLI_HDR) lib/mode.c
 		$(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) lib/mode.c
 
 # bats-core is pinned: make test fetches it when the machine has none.
-test: all fixtures $(B)/lost_child $(B)/bench $(B)/childwatch-asan
+test: all fixtures $(B)/lost_child $(BENCH) $(B)/childwatch-asan
 	@bats=$$(tests/install-bats.sh $(B)/bats $(BATS_VERSION)) && \
 		"$$bats" --timing tests/
 
@@ -110,16 +113,23 @@ check-asan check-tsan: check-%:
 check-valgrind: all fixtures
 	tests/valgrind.sh $(B)
 
-# The benchmark; make test runs only its smoke run (tests/bench.bats), which
-# checks that it works, not how fast. BENCHFLAGS passes options:
-# make bench BENCHFLAGS='--workloads scale'.
-$(B)/bench: tools/bench.c
-	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+# The benchmark: the C micro-workloads and the real programs, the latter
+# also under empty.so, an empty preloaded library (the floor of LD_PRELOAD).
+# make test runs only its smoke run (tests/bench.bats), which checks that it
+# works, not how fast. BENCHFLAGS passes options:
+# make bench BENCHFLAGS='--workloads real'.
+$(B)/bench: $(BENCH_SRC) tools/bench/bench.h
+	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+		$(BENCH_SRC) -lm
 
-bench: all $(B)/bench
+$(B)/empty.so: tools/bench/empty.c
+	$(CC) $(FIX_CFLAGS) -fPIC -shared $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+		-o $@ $<
+
+bench: all $(BENCH)
 	$(B)/bench $(BENCHFLAGS)
 
-bench-smoke: all $(B)/bench
+bench-smoke: all $(BENCH)
 	$(B)/bench --smoke
 
 # libFuzzer over the parsers of outside input: trace files (the report)
@@ -171,7 +181,8 @@ clean:
 	rm -rf $(B)
 
 format:
-	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.c tests/fixtures/*.[ch]
+	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.c tools/bench/*.[ch] \
+		tests/fixtures/*.[ch]
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \

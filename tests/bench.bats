@@ -8,7 +8,8 @@ bats_require_minimum_version 1.5.0
 	local workload config
 	not_sanitized "a benchmark, and it preloads the shim alone into its workers"
 	run -0 "$CW_BUILD/bench" --smoke --csv "$BATS_TEST_TMPDIR/b.csv" \
-		--plot "$BATS_TEST_TMPDIR/b.png"
+		--plot "$BATS_TEST_TMPDIR/b.png" \
+		--workloads fork,vfork,spawn,batch,scale,latency,memory
 	for workload in fork vfork spawn batch scale latency memory; do
 		grep -q "^### $workload[:,] " <<<"$output" ||
 			{ echo "no table for $workload"; false; }
@@ -23,4 +24,39 @@ bats_require_minimum_version 1.5.0
 		[[ -s $BATS_TEST_TMPDIR/b.png ]] || { echo "no plot"; false; }
 	fi
 	! grep -q ',failed$' "$BATS_TEST_TMPDIR/b.csv"
+}
+
+@test "the benchmark's smoke run runs every installed real program in every config, each exiting 0" {
+	local program config
+	not_sanitized "a benchmark, and it preloads the shim alone into the programs"
+	run -0 "$CW_BUILD/bench" --smoke --workloads real \
+		--csv "$BATS_TEST_TMPDIR/r.csv"
+	grep -q '^### real: ' <<<"$output" || { echo "no real table"; false; }
+	for program in true bash dash make ninja xargs python3 perl-system \
+		perl-backticks node-sync node-async pipeline; do
+		if grep -q "^- $program: .*, skipped: " <<<"$output"; then
+			continue
+		fi
+		for config in bare empty off safe fast threaded pidfd; do
+			grep -q "^| $program | $config | [0-9]" <<<"$output" ||
+				{ echo "no figures for $program in $config"; false; }
+			grep -q "^real-$program,$config,.*,ms wall$" \
+				"$BATS_TEST_TMPDIR/r.csv" ||
+				{ echo "no CSV row for $program in $config"; false; }
+		done
+	done
+	! grep -q ',failed$' "$BATS_TEST_TMPDIR/r.csv"
+}
+
+@test "the benchmark fails when a real program exits non-zero, rather than time it" {
+	not_sanitized "a benchmark, and it preloads the shim alone into the programs"
+	mkdir "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\nexit 3\n' >"$BATS_TEST_TMPDIR/bin/dash"
+	chmod +x "$BATS_TEST_TMPDIR/bin/dash"
+	PATH=$BATS_TEST_TMPDIR/bin:$PATH run -1 --separate-stderr \
+		"$CW_BUILD/bench" --smoke --workloads real --programs dash \
+		--csv "$BATS_TEST_TMPDIR/r.csv"
+	grep -q 'dash in bare, rep 1: exited with status 3' <<<"$stderr" ||
+		{ echo "no reason given"; false; }
+	grep -q '^real-dash,bare,.*,failed$' "$BATS_TEST_TMPDIR/r.csv"
 }
