@@ -20,8 +20,10 @@ LIB_SRC  := $(wildcard lib/*.c)
 SHIM_SRC := $(wildcard shim/*.c)
 SHIM_ASM := $(wildcard shim/*.S)
 # The CLI: its main, and the trace reader behind report and diagnose.
-CLI_SRC  := tools/childwatch.c tools/report.c tools/json.c
-CLI_HDR  := tools/report.h tools/json.h
+REPORT_SRC := $(wildcard tools/report/*.c)
+CLI_SRC  := tools/childwatch.c $(REPORT_SRC) tools/json.c
+CLI_HDR  := tools/report.h tools/json.h $(wildcard tools/report/*.h)
+CLI_CFLAGS := -Itools
 FIXTURES := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtures/*.c))
 
 LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
@@ -50,7 +52,7 @@ $(B)/libchildwatch.so: $(SHIM_OBJ) $(LIB_OBJ) shim/exports.map
 		-o $@ $(SHIM_OBJ) $(LIB_OBJ) -ldl
 
 $(B)/childwatch: $(CLI_SRC) $(CLI_HDR) $(B)/libcwcore.a
-	$(CC) $(CW_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) $(B)/libcwcore.a
+	$(CC) $(CW_CFLAGS) $(CLI_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) $(B)/libcwcore.a
 
 $(B)/lost_child: tools/lost_child.c
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
@@ -72,7 +74,7 @@ fixtures: $(FIXTURES)
 # The CLI with AddressSanitizer and UBSan: tests/trace.bats feeds the
 # trace reader bad input through it.
 $(B)/childwatch-asan: $(CLI_SRC) $(CLI_HDR) lib/mode.c
-	$(CC) $(CW_CFLAGS) -fPIE -fsanitize=address,undefined \
+	$(CC) $(CW_CFLAGS) $(CLI_CFLAGS) -fPIE -fsanitize=address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer $(CPPFLAGS) \
 		$(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) lib/mode.c
 
@@ -131,9 +133,9 @@ FUZZ_TARGETS := trace mode
 FUZZ_FLAGS   := -std=gnu17 -D_GNU_SOURCE -g -O1 -Ilib -Itools \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-$(B)/fuzz/trace: tests/fuzz/trace.c tools/report.c tools/json.c lib/mode.c $(CLI_HDR)
+$(B)/fuzz/trace: tests/fuzz/trace.c $(REPORT_SRC) tools/json.c lib/mode.c $(CLI_HDR)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/trace.c tools/report.c \
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/trace.c $(REPORT_SRC) \
 		tools/json.c lib/mode.c
 
 $(B)/fuzz/mode: tests/fuzz/mode.c lib/mode.c lib/mode.h
@@ -171,7 +173,8 @@ clean:
 	rm -rf $(B)
 
 format:
-	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.c tests/fixtures/*.[ch]
+	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.c tools/report/*.[ch] \
+		tests/fixtures/*.[ch]
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
@@ -235,7 +238,7 @@ FORCE:
 # CW_LIBDIR, so the installed copy finds the installed library without
 # LD_LIBRARY_PATH even when BINDIR is not $(PREFIX)/bin.
 $(B)/childwatch-install: $(CLI_SRC) $(CLI_HDR) $(B)/libcwcore.a $(B)/install-dirs
-	$(CC) $(CW_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+	$(CC) $(CW_CFLAGS) $(CLI_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
 		-DCW_LIBDIR='"$(LIBDIR)"' -o $@ $(CLI_SRC) $(B)/libcwcore.a
 
 # libdir and includedir are written relative to ${prefix} when they lie
