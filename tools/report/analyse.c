@@ -141,20 +141,42 @@ static void site_count(struct report *r, const char *kind, const struct call *c)
 	r->sites[r->nsites++] = (struct site_count){kind, c->name, c->site, 1};
 }
 
+static bool has_flag(const struct json *flags, const char *name)
+{
+	for (size_t i = 0; flags && i < flags->len; i++)
+		if (flags->items[i].str && !strcmp(flags->items[i].str, name))
+			return true;
+	return false;
+}
+
+static struct disposition disposition_of(const struct json *sa)
+{
+	const char *handler = json_str(sa, "handler");
+	struct disposition d = {.known = handler != NULL};
+
+	d.sig_ign = handler && !strcmp(handler, "SIG_IGN");
+	d.ignoring =
+	    d.sig_ign || has_flag(json_get(sa, "flags"), "SA_NOCLDWAIT");
+	return d;
+}
+
+/* exec resets a handler and every flag, and keeps SIG_IGN. */
+static struct disposition disposition_exec(struct disposition d)
+{
+	d.ignoring = d.sig_ign;
+	return d;
+}
+
 static void on_sigchld(struct report *r, struct proc *p, const struct json *ev)
 {
 	const struct json *old = json_get(ev, "old"),
 			  *now = json_get(ev, "new");
-	const struct json *flags = json_get(now, "flags");
 	const char *was = json_str(old, "handler"),
 		   *is = json_str(now, "handler");
 	struct finding *f;
 
-	p->sigchld.ignoring = is && !strcmp(is, "SIG_IGN");
-	for (size_t i = 0; flags && i < flags->len; i++)
-		if (flags->items[i].str &&
-		    !strcmp(flags->items[i].str, "SA_NOCLDWAIT"))
-			p->sigchld.ignoring = true;
+	p->sigchld.now = disposition_of(now);
+	p->sigchld.changed = true;
 	/* A handler replacing another: a component silently took SIGCHLD
 	 * from one that expected it. Inherited over fork, it is the same. */
 	if (was && is && !strcmp(was, "function") && !strcmp(is, "function")) {
@@ -172,6 +194,44 @@ static void on_sigchld(struct report *r, struct proc *p, const struct json *ev)
 	p->sigchld.installer = call_of(ev);
 }
 
+static void on_start(struct proc *p, const struct json *ev)
+{
+	const struct json *inherited = json_get(ev, "sigchld");
+
+	p->exe = json_str(ev, "exe");
+	p->argv = json_get(ev, "argv");
+	p->mode = json_str(ev, "mode");
+	p->ppid = json_int(ev, "ppid", -1);
+	p->exited = false;
+	p->execed = true;
+	/* Traces written before start recorded it have no "sigchld". */
+	if (inherited)
+		p->sigchld.now = disposition_of(inherited);
+	else if (p->sigchld.now.known)
+		p->sigchld.now = disposition_exec(p->sigchld.now);
+	p->sigchld.changed = false;
+}
+
+/* A child is counted once however many waits for it failed (libuv and
+ * multiprocessing poll each of theirs again and again). */
+static void on_lost(struct report *r, struct proc *p, const struct json *ev)
+{
+	long long child = json_int(ev, "child", -1);
+	struct kid *k = report_kid_get(r, p->pid, child);
+	struct finding *f;
+
+	r->failed_waits++;
+	if (k->lost) {
+		r->findings[k->lost - 1].failed_waits++;
+		return;
+	}
+	f = finding_add(r, LOST, p->pid, child);
+	f->by = call_of(ev);
+	f->at = p->sigchld.now;
+	f->failed_waits = 1;
+	k->lost = r->nfindings;
+}
+
 static void on_event(struct report *r, const struct json *ev)
 {
 	const char *name = json_str(ev, "ev");
@@ -184,11 +244,7 @@ static void on_event(struct report *r, const struct json *ev)
 	if (p->ppid < 0)
 		p->ppid = json_int(ev, "ppid", -1);
 	if (!strcmp(name, "start")) {
-		p->exe = json_str(ev, "exe");
-		p->argv = json_get(ev, "argv");
-		p->mode = json_str(ev, "mode");
-		p->ppid = json_int(ev, "ppid", -1);
-		p->exited = false;
+		on_start(p, ev);
 	} else if (!strcmp(name, "exit")) {
 		p->exited = true;
 		p->exit = ev;
@@ -197,9 +253,11 @@ static void on_event(struct report *r, const struct json *ev)
 		k->spawned = true;
 		k->spawn = call_of(ev);
 		k->command = json_str(ev, "command");
+		k->inherited = p->sigchld.now;
 		site_count(r, "spawn", &k->spawn);
 	} else if (!strcmp(name, "child_exit") || !strcmp(name, "reap")) {
 		k = report_kid_get(r, pid, child);
+		k->evidence = true;
 		k->status = json_get(ev, "status");
 		if (!k->exit_seen) {
 			k->exit_seen = true;
@@ -208,19 +266,20 @@ static void on_event(struct report *r, const struct json *ev)
 	} else if (!strcmp(name, "wait")) {
 		const struct json *consumed = json_get(ev, "consumed");
 
+		k = report_kid_get(r, pid, child);
+		k->evidence = true;
 		if (!consumed || !consumed->boolean)
 			return;
-		k = report_kid_get(r, pid, child);
 		k->consumed = true;
 		k->consumer = call_of(ev);
 		k->status = json_get(ev, "status");
 		site_count(r, "wait", &k->consumer);
 	} else if (!strcmp(name, "vanished")) {
-		report_kid_get(r, pid, child)->vanished = true;
+		k = report_kid_get(r, pid, child);
+		k->vanished = true;
+		k->evidence = true;
 	} else if (!strcmp(name, "lost")) {
-		f = finding_add(r, LOST, pid, child);
-		f->by = call_of(ev);
-		f->ignoring = p->sigchld.ignoring;
+		on_lost(r, p, ev);
 	} else if (!strcmp(name, "theft_averted")) {
 		f = finding_add(r, AVERTED, pid, child);
 		f->by = call_of(ev);
@@ -247,6 +306,91 @@ static int latency_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* SIGCHLD's disposition as q found it when it began: its start says so,
+ * else its parent's when it spawned q, else (a parent that never changed
+ * its own) the one its parent began with. */
+static struct disposition inherited(struct report *r, const struct proc *q,
+				    int depth)
+{
+	struct disposition none = {.known = false}, d = none;
+	const struct kid *k = report_kid_find(r, q->ppid, q->pid);
+	const struct proc *parent = report_proc_find(r, q->ppid);
+
+	if (depth > DEPTH_MAX)
+		return none;
+	if (k && k->spawned && k->inherited.known)
+		d = k->inherited;
+	else if (parent && parent != q && !parent->sigchld.changed)
+		d = inherited(r, parent, depth + 1);
+	return d.known && q->execed ? disposition_exec(d) : d;
+}
+
+bool report_kernel_reaped(const struct finding *f)
+{
+	return f->at.known && f->at.ignoring;
+}
+
+/* The exit event's lists: zombies and children left running. */
+static void exit_findings(struct report *r, struct proc *p)
+{
+	static const struct {
+		const char *key;
+		enum finding_kind kind;
+	} lists[] = {{"unwaited_pids", ZOMBIE}, {"running_pids", RUNNING}};
+
+	for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+		const struct json *pids = json_get(p->exit, lists[i].key);
+
+		for (size_t j = 0; pids && j < pids->len; j++) {
+			long long pid = pids->items[j].integer;
+			struct finding *f =
+			    finding_add(r, lists[i].kind, p->pid, pid);
+
+			f->kid = report_kid_get(r, p->pid, pid);
+			f->kid->evidence = true;
+		}
+	}
+}
+
+/* A process whose parent is in the trace belongs under it in the tree,
+ * spawn line or not; without one it is a sign of events missed. */
+static void adopt(struct report *r, struct proc *p)
+{
+	struct proc *parent = report_proc_find(r, p->ppid);
+
+	if (parent && parent != p)
+		report_kid_get(r, p->ppid, p->pid)->evidence = true;
+}
+
+static void check_spawns(struct report *r, struct proc *p)
+{
+	struct unexplained u = {.proc = p};
+
+	for (const struct kid *k = p->kids; k; k = k->next) {
+		if (k->spawned || !k->evidence)
+			continue;
+		if (u.n < sizeof u.first / sizeof *u.first)
+			u.first[u.n] = k->pid;
+		u.n++;
+	}
+	if (!u.n)
+		return;
+	r->unexplained = report_grow(r->unexplained, r->nunexplained,
+				     sizeof *r->unexplained);
+	r->unexplained[r->nunexplained++] = u;
+}
+
+static void latencies_add(struct report *r, const struct proc *p)
+{
+	for (const struct kid *k = p->kids; k; k = k->next) {
+		if (!k->exit_seen || !k->consumed || k->consumer.t < k->exit_t)
+			continue;
+		r->latencies = report_grow(r->latencies, r->nlatencies,
+					   sizeof *r->latencies);
+		r->latencies[r->nlatencies++] = k->consumer.t - k->exit_t;
+	}
+}
+
 /* Joins what the events say of each child and process into findings. */
 void report_analyse(struct report *r)
 {
@@ -258,33 +402,23 @@ void report_analyse(struct report *r)
 		if (f->kind == REPLACED)
 			continue;
 		f->kid = report_kid_get(r, f->process, f->child);
-		if (f->kind == LOST && f->kid->consumed)
+		if (f->kind != LOST)
+			continue;
+		if (f->kid->consumed)
 			f->other = f->kid->consumer;
+		/* It had not set SIGCHLD itself: a forked worker ignores
+		 * it if its parent did when it forked. */
+		if (!f->at.known)
+			f->at =
+			    inherited(r, report_proc_find(r, f->process), 0);
 	}
 	for (size_t i = 0; i < r->nprocs; i++) {
-		struct proc *p = r->proc_list[i];
-		const struct json *zombies = json_get(p->exit, "unwaited_pids");
-		const struct json *running = json_get(p->exit, "running_pids");
-
-		for (size_t j = 0; zombies && j < zombies->len; j++)
-			finding_add(r, ZOMBIE, p->pid,
-				    zombies->items[j].integer)
-			    ->kid = report_kid_get(r, p->pid,
-						   zombies->items[j].integer);
-		for (size_t j = 0; running && j < running->len; j++)
-			finding_add(r, RUNNING, p->pid,
-				    running->items[j].integer)
-			    ->kid = report_kid_get(r, p->pid,
-						   running->items[j].integer);
-		for (struct kid *k = p->kids; k; k = k->next) {
-			if (!k->exit_seen || !k->consumed ||
-			    k->consumer.t < k->exit_t)
-				continue;
-			r->latencies = report_grow(r->latencies, r->nlatencies,
-						   sizeof *r->latencies);
-			r->latencies[r->nlatencies++] =
-			    k->consumer.t - k->exit_t;
-		}
+		exit_findings(r, r->proc_list[i]);
+		adopt(r, r->proc_list[i]);
+	}
+	for (size_t i = 0; i < r->nprocs; i++) {
+		check_spawns(r, r->proc_list[i]);
+		latencies_add(r, r->proc_list[i]);
 	}
 	if (r->nlatencies)
 		qsort(r->latencies, r->nlatencies, sizeof *r->latencies,

@@ -18,6 +18,8 @@
  * kind in the text; --json has them all. */
 #define KIDS_LISTED	25
 #define FINDINGS_LISTED 50
+/* Past this a pid reused around the tree would loop forever. */
+#define DEPTH_MAX 40
 
 struct site {
 	const char *obj, *sym;
@@ -32,10 +34,22 @@ struct call {
 	const struct json *args;
 };
 
+/* SIGCHLD's disposition as far as the trace tells it. */
+struct disposition {
+	bool known;
+	bool ignoring; /* SIG_IGN or SA_NOCLDWAIT: the kernel reaps */
+	bool sig_ign;  /* SIG_IGN itself, which survives an exec */
+};
+
 struct kid {
 	long long parent, pid;
 	bool spawned;
 	struct call spawn;
+	struct disposition inherited; /* the parent's at the spawn */
+	/* A line other than spawn shows it is a child: its exit or wait, its
+	 * parent's exit, its own events' ppid. */
+	bool evidence;
+	size_t lost; /* its LOST finding's index + 1, or 0 */
 	const char *command;
 	const struct json *status;
 	bool exit_seen;
@@ -53,8 +67,10 @@ struct proc {
 	const struct json *argv;
 	bool exited;
 	const struct json *exit; /* the exit event */
+	bool execed;		 /* has a start event: an image of its own */
 	struct {
-		bool ignoring; /* SIG_IGN or SA_NOCLDWAIT */
+		struct disposition now;
+		bool changed; /* by the process itself, since it started */
 		struct call installer;
 	} sigchld;
 	bool printed; /* in the text tree already */
@@ -72,8 +88,17 @@ struct finding {
 	struct call other;	 /* the consumer or the replaced installer */
 	const struct json *info; /* the owner (averted), the handlers */
 	const struct json *info2;
-	bool ignoring; /* SIGCHLD was SIG_IGN at a loss */
+	struct disposition at; /* SIGCHLD's at the (first) loss */
+	size_t failed_waits;   /* LOST: the waits for the child that failed */
 	struct kid *kid;
+};
+
+/* Children of a process that its trace shows but no spawn line explains:
+ * the trace missed events. */
+struct unexplained {
+	struct proc *proc;
+	size_t n;
+	long long first[8];
 };
 
 struct site_count {
@@ -102,6 +127,9 @@ struct report {
 	size_t nsites;
 	long long *latencies;
 	size_t nlatencies;
+	struct unexplained *unexplained;
+	size_t nunexplained;
+	size_t failed_waits;
 };
 
 void *report_grow(void *array, size_t n, size_t size);
@@ -109,6 +137,8 @@ void *report_zalloc(size_t size);
 
 void report_analyse(struct report *r);
 size_t report_count(const struct report *r, enum finding_kind kind);
+/* Whether the kernel reaped the child of f (SIG_IGN or SA_NOCLDWAIT). */
+bool report_kernel_reaped(const struct finding *f);
 struct proc *report_proc_find(struct report *r, long long pid);
 struct kid *report_kid_find(const struct report *r, long long parent,
 			    long long pid);

@@ -134,10 +134,26 @@ void report_json(const struct report *r)
 		jcall(out, &f->by);
 		fputs(",\"other\":", out);
 		jcall(out, &f->other);
+		if (f->kind == LOST)
+			fprintf(out,
+				",\"failed_waits\":%zu,\"kernel_reaped\":%s",
+				f->failed_waits,
+				report_kernel_reaped(f) ? "true" : "false");
 		fputs(",\"sentence\":", out);
 		jstr(out, sentence);
 		fputc('}', out);
 		free(sentence);
+	}
+	fputs("],\"missed_spawns\":[", out);
+	for (size_t i = 0; i < r->nunexplained; i++) {
+		const struct unexplained *u = &r->unexplained[i];
+
+		fprintf(out, "%s{\"pid\":%lld,\"children\":%zu,\"first\":[",
+			i ? "," : "", u->proc->pid, u->n);
+		for (size_t j = 0;
+		     j < u->n && j < sizeof u->first / sizeof *u->first; j++)
+			fprintf(out, "%s%lld", j ? "," : "", u->first[j]);
+		fputs("]}", out);
 	}
 	fputs("],\"sites\":[", out);
 	for (size_t i = 0; i < r->nsites; i++) {
@@ -154,7 +170,9 @@ void report_json(const struct report *r)
 		    out, ",\"p50\":%lld,\"p90\":%lld,\"p99\":%lld,\"max\":%lld",
 		    report_percentile(r, 50), report_percentile(r, 90),
 		    report_percentile(r, 99), r->latencies[r->nlatencies - 1]);
-	fprintf(out, "},\"lost\":%zu,\"zombies\":%zu,\"theft_averted\":%zu}\n",
-		report_count(r, LOST), report_count(r, ZOMBIE),
+	fprintf(out,
+		"},\"lost\":%zu,\"failed_waits\":%zu,\"zombies\":%zu,"
+		"\"theft_averted\":%zu}\n",
+		report_count(r, LOST), r->failed_waits, report_count(r, ZOMBIE),
 		report_count(r, AVERTED));
 }

@@ -124,6 +124,7 @@ static void report_free(struct report *r)
 	free(r->findings);
 	free(r->sites);
 	free(r->latencies);
+	free(r->unexplained);
 	free(r);
 }
 

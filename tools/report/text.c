@@ -82,6 +82,14 @@ static void spawner_print(FILE *out, const struct kid *k)
 	site_print(out, &k->spawn.site);
 }
 
+/* A child polled again and again (libuv, multiprocessing) is one child. */
+static void lost_end(FILE *out, const struct finding *f)
+{
+	if (f->failed_waits > 1)
+		fprintf(out, " (%zu failed waits for it)", f->failed_waits);
+	fputs(".\n", out);
+}
+
 void report_finding_print(FILE *out, const struct finding *f)
 {
 	const struct kid *k = f->kid;
@@ -94,8 +102,9 @@ void report_finding_print(FILE *out, const struct finding *f)
 			site_print(out, &f->by.site);
 			fprintf(out,
 				" failed with ECHILD: %lld is not a child "
-				"process %lld started.\n",
+				"process %lld started",
 				f->child, f->process);
+			lost_end(out, f);
 			return;
 		}
 		fprintf(out, "child %lld, ", f->child);
@@ -106,7 +115,7 @@ void report_finding_print(FILE *out, const struct finding *f)
 			fputs(" in ", out);
 			site_print(out, &k->consumer.site);
 			thread_print(out, &k->consumer);
-		} else if (f->ignoring) {
+		} else if (report_kernel_reaped(f)) {
 			fputs(", was reaped by the kernel: SIGCHLD was "
 			      "SIG_IGN or SA_NOCLDWAIT",
 			      out);
@@ -119,7 +128,8 @@ void report_finding_print(FILE *out, const struct finding *f)
 		call_print(out, &f->by);
 		fputs(" in ", out);
 		site_print(out, &f->by.site);
-		fputs(" then failed with ECHILD.\n", out);
+		fputs(" then failed with ECHILD", out);
+		lost_end(out, f);
 		return;
 	case AVERTED: {
 		struct kid owner = {.spawned = true};
@@ -187,9 +197,6 @@ static void argv_print(FILE *out, const struct json *argv)
 		fprintf(out, "%s%s", i ? " " : "",
 			argv->items[i].str ? argv->items[i].str : "");
 }
-
-/* Past this a pid reused around the tree would print forever. */
-#define DEPTH_MAX 40
 
 static void proc_print(struct report *r, struct proc *p, int depth);
 
@@ -270,6 +277,35 @@ static void section_print(const struct report *r, enum finding_kind kind,
 	}
 }
 
+/* The trace's check of itself: children no spawn line explains. */
+static void check_print(const struct report *r)
+{
+	FILE *out = r->out;
+
+	if (r->nunexplained)
+		fputs("\nWarning: the trace missed events; findings may be "
+		      "incomplete\n",
+		      out);
+	for (size_t i = 0; i < r->nunexplained; i++) {
+		const struct unexplained *u = &r->unexplained[i];
+		size_t listed = sizeof u->first / sizeof *u->first;
+
+		fprintf(out,
+			"  process %lld (%s) has %zu %s that no spawn line "
+			"explains (pids ",
+			u->proc->pid,
+			u->proc->exe ? base(u->proc->exe) : "forked", u->n,
+			u->n == 1 ? "child" : "children");
+		for (size_t j = 0; j < u->n && j < listed; j++)
+			fprintf(out, "%s%lld", j ? " " : "", u->first[j]);
+		fputs(u->n > listed ? " ...)" : ")", out);
+		fputs(": their exit, wait or start lines are in the trace, "
+		      "their creation is not (made by a raw clone system call, "
+		      "or the trace was cut off).\n",
+		      out);
+	}
+}
+
 void report_text(struct report *r)
 {
 	FILE *out = r->out;
@@ -282,20 +318,27 @@ void report_text(struct report *r)
 	if (r->nbad > BAD_LINES_LISTED)
 		fprintf(out, "  ... %zu more lines skipped\n",
 			r->nbad - BAD_LINES_LISTED);
-	fputs("\nProcesses\n", out);
-	/* Roots: processes whose creation the trace does not show. */
-	for (size_t i = 0; i < r->nprocs; i++) {
-		struct proc *p = r->proc_list[i];
-
-		if (!p->printed && !report_kid_find(r, p->ppid, p->pid))
-			proc_print(r, p, 1);
-	}
+	check_print(r);
+	fprintf(out, "\nVerdict: %zu lost", report_count(r, LOST));
+	if (r->failed_waits > report_count(r, LOST))
+		fprintf(out, " (%zu failed waits)", r->failed_waits);
+	fprintf(out, ", %zu zombies left, %zu thefts averted\n",
+		report_count(r, ZOMBIE), report_count(r, AVERTED));
 	section_print(r, LOST, "Lost children");
 	section_print(r, AVERTED, "Thefts averted");
 	section_print(r, REPLAYED, "Statuses kept for a late waiter");
 	section_print(r, ZOMBIE, "Zombies left (exited, never waited for)");
 	section_print(r, RUNNING, "Children still running at exit");
 	section_print(r, REPLACED, "SIGCHLD handlers replaced");
+	/* The tree of a long run is long: after what is wrong in it. */
+	fputs("\nProcesses\n", out);
+	/* Roots: processes whose parent the trace does not show. */
+	for (size_t i = 0; i < r->nprocs; i++) {
+		struct proc *p = r->proc_list[i];
+
+		if (!p->printed && !report_kid_find(r, p->ppid, p->pid))
+			proc_print(r, p, 1);
+	}
 	if (r->nsites)
 		fputs("\nCall sites\n", out);
 	for (size_t i = 0; i < r->nsites; i++) {
@@ -314,8 +357,4 @@ void report_text(struct report *r)
 			report_percentile(r, 90) / 1e3,
 			report_percentile(r, 99) / 1e3,
 			r->latencies[r->nlatencies - 1] / 1e3);
-	fprintf(out,
-		"\nVerdict: %zu lost, %zu zombies left, %zu thefts averted\n",
-		report_count(r, LOST), report_count(r, ZOMBIE),
-		report_count(r, AVERTED));
 }
