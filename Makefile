@@ -69,7 +69,17 @@ $(B)/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h Makefile
 	@mkdir -p $(@D)
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(FIX_LDFLAGS) $(LDFLAGS) -o $@ $<
 
-fixtures: $(FIXTURES)
+# A site in a static function is named from debug info: this fixture has
+# it whatever CFLAGS says.
+$(B)/fixtures/static_thief: CFLAGS += -g
+
+# Preloaded after the shim into interpreters, to take their children.
+$(B)/fixtures/thief.so: tests/fixtures/preload/thief.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(FIX_CFLAGS) -fPIC -shared $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+		-o $@ $<
+
+fixtures: $(FIXTURES) $(B)/fixtures/thief.so
 
 # The CLI with AddressSanitizer and UBSan: tests/trace.bats feeds the
 # trace reader bad input through it.

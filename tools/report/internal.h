@@ -147,6 +147,11 @@ struct site report_site_of(const struct json *v);
 /* The latencies sorted: the pct-th percentile. */
 long long report_percentile(const struct report *r, int pct);
 
+/* What a site's offset is, for a site with no dynamic symbol: "func at
+ * file.c:42", or how to find out; NULL when nothing can be said. */
+const char *report_site_name(const struct site *s);
+void report_site_names_free(void);
+
 /* One sentence a finding, for the text and for --json. */
 void report_finding_print(FILE *out, const struct finding *f);
 void report_text(struct report *r);

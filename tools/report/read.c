@@ -125,6 +125,7 @@ static void report_free(struct report *r)
 	free(r->sites);
 	free(r->latencies);
 	free(r->unexplained);
+	report_site_names_free();
 	free(r);
 }
 

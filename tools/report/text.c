@@ -17,8 +17,10 @@ static const char *base(const char *path)
 
 static void site_print(FILE *out, const struct site *s)
 {
-	fprintf(out, "%s (%s+%#llx)", base(s->obj), s->sym ? s->sym : "",
-		s->off);
+	const char *name = report_site_name(s);
+
+	fprintf(out, "%s (%s+%#llx%s%s)", base(s->obj), s->sym ? s->sym : "",
+		s->off, name ? ": " : "", name ? name : "");
 }
 
 /* The call as the program wrote it: waitpid(-1), system(), waitid(P_ALL),
