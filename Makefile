@@ -70,8 +70,8 @@ $(B)/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h Makefile
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(FIX_LDFLAGS) $(LDFLAGS) -o $@ $<
 
 # A site in a static function is named from debug info: this fixture has
-# it whatever CFLAGS says.
-$(B)/fixtures/static_thief: CFLAGS += -g
+# it whatever CFLAGS says, and no tail call hides the function.
+$(B)/fixtures/static_thief: CFLAGS += -g -O0
 
 # Preloaded after the shim into interpreters, to take their children.
 $(B)/fixtures/thief.so: tests/fixtures/preload/thief.c Makefile

@@ -41,7 +41,7 @@ for n, line in enumerate(open(sys.argv[1]), 1):
 	not_sanitized "the sanitizer's own wait interceptors stand between the program and the shim, so sites name them"
 	run --separate-stderr -1 cli diagnose -- "$FIX/steal_system"
 	[[ $stderr == *"Lost children"* ]] || false
-	[[ $stderr =~ child\ [0-9]+,\ started\ by\ system\(\)\ in\ steal_system\ \(main\+0x[0-9a-f]+\),\ was\ taken\ by\ waitpid\(-1\)\ in\ steal_system\ \(\+0x[0-9a-f]+\)\ on\ thread\ [0-9]+\;\ system\(\)\ in\ steal_system.*\ then\ failed\ with\ ECHILD\. ]] || false
+	[[ $stderr =~ child\ [0-9]+,\ started\ by\ system\(\)\ in\ steal_system\ \(main\+0x[0-9a-f]+\),\ was\ taken\ by\ waitpid\(-1\)\ in\ steal_system\ \(\+0x[0-9a-f]+(:\ [^)]*)?\)\ on\ thread\ [0-9]+\;\ system\(\)\ in\ steal_system.*\ then\ failed\ with\ ECHILD\. ]] || false
 	[[ $stderr =~ Verdict:\ [1-9][0-9]*\ lost ]] || false
 	run -3 cli diagnose -- sh -c 'exit 3'
 }

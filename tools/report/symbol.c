@@ -166,8 +166,9 @@ const char *report_site_name(const struct site *s)
 {
 	struct named *n;
 
-	if (!report_symbols || s->sym || !s->obj || s->obj[0] != '/' ||
-	    s->off <= 0)
+	/* A relative path (the program's argv[0]) is taken from where the
+	 * report runs, which is where the program ran as often as not. */
+	if (!report_symbols || s->sym || !s->obj || !*s->obj || s->off <= 0)
 		return NULL;
 	for (size_t i = 0; i < ncache; i++)
 		if (cache[i].off == s->off && !strcmp(cache[i].obj, s->obj))
