@@ -51,6 +51,19 @@ lost_lines()
 	EOF
 }
 
+# kept_in_every_mode N CMD...: under each mediating mode the late waits of
+# CMD get the N statuses its thief took.
+kept_in_every_mode()
+{
+	local n=$1 mode
+	shift
+	for mode in "${CW_MODES[@]}"; do
+		traced_run "$mode" "$@"
+		run -0 "$CW_CLI" report "$TRACE"
+		[[ $output == *"Statuses kept for a late waiter ($n)"* ]] || { echo "mode $mode: $output"; false; }
+	done
+}
+
 @test "python3's subprocess children, with close_fds and with pass_fds, leave the parent's trace whole in off and every mode" {
 	for mode in off "${CW_MODES[@]}"; do
 		traced_run "$mode" "$PY" -c '
@@ -106,11 +119,7 @@ roots = [p for p in r["processes"] if p["pid"] != py["pid"]
          and p["ppid"] == py["pid"] and p["pid"] not in [k["pid"] for k in kids]]
 assert not roots, roots
 ' "$output"
-	for mode in "${CW_MODES[@]}"; do
-		traced_run "$mode" "$PY" -c "$script"
-		run -0 "$CW_CLI" report "$TRACE"
-		[[ $output == *"Statuses kept for a late waiter (40)"* ]] || { echo "mode $mode: $output"; false; }
-	done
+	kept_in_every_mode 40 "$PY" -c "$script"
 }
 
 @test "node's children, polled again by libuv after a thief took them, count once each with their failed waits" {
@@ -164,11 +173,7 @@ if __name__ == "__main__":
 	run -1 "$CW_CLI" report "$TRACE"
 	[[ $output == *"Verdict: 20 lost ($waits failed waits),"* ]] || false
 	[[ $output == *"Lost children (20)"* ]] || false
-	for mode in "${CW_MODES[@]}"; do
-		traced_run "$mode" "$PY" -c "$script"
-		run -0 "$CW_CLI" report "$TRACE"
-		[[ $output == *"Statuses kept for a late waiter (20)"* ]] || { echo "mode $mode: $output"; false; }
-	done
+	kept_in_every_mode 20 "$PY" -c "$script"
 }
 
 @test "perl under \$SIG{CHLD}='IGNORE' loses system()'s statuses to the kernel, in the parent and in forked workers, in off and every mode" {

@@ -48,6 +48,14 @@ static void call_print(FILE *out, const struct call *c)
 		fprintf(out, "%.*s%s", (int)len, name, inner ? ")" : "()");
 }
 
+/* The call and where it was made: waitpid(-1) in prog (+0x1457). */
+static void call_in_print(FILE *out, const struct call *c)
+{
+	call_print(out, c);
+	fputs(" in ", out);
+	site_print(out, &c->site);
+}
+
 static void thread_print(FILE *out, const struct call *c)
 {
 	fprintf(out, " on thread %lld%s", c->tid,
@@ -99,9 +107,7 @@ void report_finding_print(FILE *out, const struct finding *f)
 	switch (f->kind) {
 	case LOST:
 		if (!k->spawned && !k->consumed) {
-			call_print(out, &f->by);
-			fputs(" in ", out);
-			site_print(out, &f->by.site);
+			call_in_print(out, &f->by);
 			fprintf(out,
 				" failed with ECHILD: %lld is not a child "
 				"process %lld started",
@@ -113,9 +119,7 @@ void report_finding_print(FILE *out, const struct finding *f)
 		spawner_print(out, k);
 		if (k->consumed) {
 			fputs(", was taken by ", out);
-			call_print(out, &k->consumer);
-			fputs(" in ", out);
-			site_print(out, &k->consumer.site);
+			call_in_print(out, &k->consumer);
 			thread_print(out, &k->consumer);
 		} else if (report_kernel_reaped(f)) {
 			fputs(", was reaped by the kernel: SIGCHLD was "
@@ -127,9 +131,7 @@ void report_finding_print(FILE *out, const struct finding *f)
 			      out);
 		}
 		fputs("; ", out);
-		call_print(out, &f->by);
-		fputs(" in ", out);
-		site_print(out, &f->by.site);
+		call_in_print(out, &f->by);
 		fputs(" then failed with ECHILD", out);
 		lost_end(out, f);
 		return;
@@ -138,9 +140,7 @@ void report_finding_print(FILE *out, const struct finding *f)
 
 		owner.spawn.name = json_str(f->info, "call");
 		owner.spawn.site = report_site_of(json_get(f->info, "site"));
-		call_print(out, &f->by);
-		fputs(" in ", out);
-		site_print(out, &f->by.site);
+		call_in_print(out, &f->by);
 		thread_print(out, &f->by);
 		fprintf(out, " would have taken child %lld, ", f->child);
 		spawner_print(out, &owner);
@@ -149,14 +149,10 @@ void report_finding_print(FILE *out, const struct finding *f)
 	}
 	case REPLAYED:
 		fprintf(out, "child %lld's status, taken first by ", f->child);
-		call_print(out, &f->other);
-		fputs(" in ", out);
-		site_print(out, &f->other.site);
+		call_in_print(out, &f->other);
 		thread_print(out, &f->other);
 		fputs(", was kept and given to ", out);
-		call_print(out, &f->by);
-		fputs(" in ", out);
-		site_print(out, &f->by.site);
+		call_in_print(out, &f->by);
 		fputs(".\n", out);
 		return;
 	case ZOMBIE:
@@ -176,16 +172,12 @@ void report_finding_print(FILE *out, const struct finding *f)
 		fprintf(out, "process %lld: SIGCHLD handler ", f->process);
 		site_print(out, &is);
 		fputs(", installed by ", out);
-		call_print(out, &f->by);
-		fputs(" in ", out);
-		site_print(out, &f->by.site);
+		call_in_print(out, &f->by);
 		fputs(", replaced handler ", out);
 		site_print(out, &was);
 		if (f->other.name) {
 			fputs(" installed by ", out);
-			call_print(out, &f->other);
-			fputs(" in ", out);
-			site_print(out, &f->other.site);
+			call_in_print(out, &f->other);
 		}
 		fputs(".\n", out);
 		return;
