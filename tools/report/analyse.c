@@ -28,8 +28,7 @@ static struct proc *proc_get(struct report *r, long long pid)
 	p->ppid = -1;
 	p->hash_next = r->procs[b];
 	r->procs[b] = p;
-	r->proc_list =
-	    report_grow(r->proc_list, r->nprocs, sizeof *r->proc_list);
+	r->proc_list = report_grow(r->proc_list, r->nprocs, sizeof *r->proc_list);
 	r->proc_list[r->nprocs++] = p;
 	return p;
 }
@@ -83,9 +82,9 @@ struct kid *report_kid_get(struct report *r, long long parent, long long pid)
 struct site report_site_of(const struct json *v)
 {
 	struct site s = {
-	    json_str(v, "obj"),
-	    json_str(v, "sym"),
-	    json_int(v, "off", 0),
+		json_str(v, "obj"),
+		json_str(v, "sym"),
+		json_int(v, "off", 0),
 	};
 
 	return s;
@@ -94,9 +93,12 @@ struct site report_site_of(const struct json *v)
 static struct call call_of(const struct json *ev)
 {
 	struct call c = {
-	    json_str(ev, "call"),   report_site_of(json_get(ev, "site")),
-	    json_int(ev, "pid", 0), json_int(ev, "tid", 0),
-	    json_int(ev, "t", 0),   json_get(ev, "args"),
+		json_str(ev, "call"),
+		report_site_of(json_get(ev, "site")),
+		json_int(ev, "pid", 0),
+		json_int(ev, "tid", 0),
+		json_int(ev, "t", 0),
+		json_get(ev, "args"),
 	};
 
 	return c;
@@ -107,8 +109,7 @@ static struct finding *finding_add(struct report *r, enum finding_kind kind,
 {
 	struct finding *f;
 
-	r->findings =
-	    report_grow(r->findings, r->nfindings, sizeof *r->findings);
+	r->findings = report_grow(r->findings, r->nfindings, sizeof *r->findings);
 	f = &r->findings[r->nfindings++];
 	memset(f, 0, sizeof *f);
 	f->kind = kind;
@@ -124,21 +125,22 @@ static bool same_site(const struct site *a, const struct site *b)
 	       !strcmp(a->sym ? a->sym : "", b->sym ? b->sym : "");
 }
 
-static void site_count(struct report *r, const char *kind, const struct call *c)
+static void site_count(struct report *r, const char *kind,
+		       const struct call *c)
 {
 	struct site_count *s;
 
 	for (size_t i = 0; i < r->nsites; i++) {
 		s = &r->sites[i];
-		if (s->kind == kind &&
-		    !strcmp(s->call ? s->call : "", c->name ? c->name : "") &&
+		if (s->kind == kind && !strcmp(s->call ? s->call : "",
+					       c->name ? c->name : "") &&
 		    same_site(&s->site, &c->site)) {
 			s->n++;
 			return;
 		}
 	}
 	r->sites = report_grow(r->sites, r->nsites, sizeof *r->sites);
-	r->sites[r->nsites++] = (struct site_count){kind, c->name, c->site, 1};
+	r->sites[r->nsites++] = (struct site_count){ kind, c->name, c->site, 1 };
 }
 
 static bool has_flag(const struct json *flags, const char *name)
@@ -152,7 +154,7 @@ static bool has_flag(const struct json *flags, const char *name)
 static struct disposition disposition_of(const struct json *sa)
 {
 	const char *handler = json_str(sa, "handler");
-	struct disposition d = {.known = handler != NULL};
+	struct disposition d = { .known = handler != NULL };
 
 	d.sig_ign = handler && !strcmp(handler, "SIG_IGN");
 	d.ignoring =
@@ -167,12 +169,11 @@ static struct disposition disposition_exec(struct disposition d)
 	return d;
 }
 
-static void on_sigchld(struct report *r, struct proc *p, const struct json *ev)
+static void on_sigchld(struct report *r, struct proc *p,
+		       const struct json *ev)
 {
-	const struct json *old = json_get(ev, "old"),
-			  *now = json_get(ev, "new");
-	const char *was = json_str(old, "handler"),
-		   *is = json_str(now, "handler");
+	const struct json *old = json_get(ev, "old"), *now = json_get(ev, "new");
+	const char *was = json_str(old, "handler"), *is = json_str(now, "handler");
 	struct finding *f;
 
 	p->sigchld.now = disposition_of(now);
@@ -312,7 +313,7 @@ static int latency_cmp(const void *a, const void *b)
 static struct disposition inherited(struct report *r, const struct proc *q,
 				    int depth)
 {
-	struct disposition none = {.known = false}, d = none;
+	struct disposition none = { .known = false }, d = none;
 	const struct kid *k = report_kid_find(r, q->ppid, q->pid);
 	const struct proc *parent = report_proc_find(r, q->ppid);
 
@@ -364,7 +365,7 @@ static void adopt(struct report *r, struct proc *p)
 
 static void check_spawns(struct report *r, struct proc *p)
 {
-	struct unexplained u = {.proc = p};
+	struct unexplained u = { .proc = p };
 
 	for (const struct kid *k = p->kids; k; k = k->next) {
 		if (k->spawned || !k->evidence)
@@ -409,8 +410,8 @@ void report_analyse(struct report *r)
 		/* It had not set SIGCHLD itself: a forked worker ignores
 		 * it if its parent did when it forked. */
 		if (!f->at.known)
-			f->at =
-			    inherited(r, report_proc_find(r, f->process), 0);
+			f->at = inherited(r, report_proc_find(r, f->process),
+					  0);
 	}
 	for (size_t i = 0; i < r->nprocs; i++) {
 		exit_findings(r, r->proc_list[i]);

@@ -16,7 +16,7 @@
 #define BAD_LINES_LISTED 20
 /* Children listed under a process in the text tree, and findings of a
  * kind in the text; --json has them all. */
-#define KIDS_LISTED	25
+#define KIDS_LISTED 25
 #define FINDINGS_LISTED 50
 /* Past this a pid reused around the tree would loop forever. */
 #define DEPTH_MAX 40

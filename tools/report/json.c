@@ -71,9 +71,9 @@ static void jstatus(FILE *out, const struct json *status)
 void report_json(const struct report *r)
 {
 	static const char *const kinds[] = {
-	    [LOST] = "lost",	     [AVERTED] = "theft_averted",
-	    [REPLAYED] = "replayed", [ZOMBIE] = "zombie",
-	    [RUNNING] = "running",   [REPLACED] = "handler_replaced",
+		[LOST] = "lost",	 [AVERTED] = "theft_averted",
+		[REPLAYED] = "replayed", [ZOMBIE] = "zombie",
+		[RUNNING] = "running",	 [REPLACED] = "handler_replaced",
 	};
 	FILE *out = r->out;
 	char *sentence;
@@ -92,9 +92,8 @@ void report_json(const struct report *r)
 	for (size_t i = 0; i < r->nprocs; i++) {
 		const struct proc *p = r->proc_list[i];
 
-		fprintf(out,
-			"%s{\"pid\":%lld,\"ppid\":%lld,\"exe\":", i ? "," : "",
-			p->pid, p->ppid);
+		fprintf(out, "%s{\"pid\":%lld,\"ppid\":%lld,\"exe\":",
+			i ? "," : "", p->pid, p->ppid);
 		jstr(out, p->exe);
 		fputs(",\"mode\":", out);
 		jstr(out, p->mode);
@@ -103,14 +102,14 @@ void report_json(const struct report *r)
 		for (const struct kid *k = p->kids; k; k = k->next) {
 			fprintf(out, "%s{\"pid\":%lld,\"spawn\":",
 				k == p->kids ? "" : ",", k->pid);
-			jcall(out, k->spawned ? &k->spawn : &(struct call){0});
+			jcall(out, k->spawned ? &k->spawn : &(struct call){ 0 });
 			fputs(",\"command\":", out);
 			jstr(out, k->command);
 			fputs(",\"status\":", out);
 			jstatus(out, k->status);
 			fputs(",\"consumer\":", out);
-			jcall(out,
-			      k->consumed ? &k->consumer : &(struct call){0});
+			jcall(out, k->consumed ? &k->consumer
+					       : &(struct call){ 0 });
 			fprintf(out, ",\"vanished\":%s}",
 				k->vanished ? "true" : "false");
 		}
@@ -127,9 +126,7 @@ void report_json(const struct report *r)
 		fclose(mem);
 		if (size && sentence[size - 1] == '\n')
 			sentence[size - 1] = '\0';
-		fprintf(out,
-			"%s{\"kind\":\"%s\",\"process\":%lld,\"child\":%lld,"
-			"\"by\":",
+		fprintf(out, "%s{\"kind\":\"%s\",\"process\":%lld,\"child\":%lld,\"by\":",
 			i ? "," : "", kinds[f->kind], f->process, f->child);
 		jcall(out, &f->by);
 		fputs(",\"other\":", out);
@@ -166,10 +163,10 @@ void report_json(const struct report *r)
 	}
 	fprintf(out, "],\"latency_ns\":{\"count\":%zu", r->nlatencies);
 	if (r->nlatencies)
-		fprintf(
-		    out, ",\"p50\":%lld,\"p90\":%lld,\"p99\":%lld,\"max\":%lld",
-		    report_percentile(r, 50), report_percentile(r, 90),
-		    report_percentile(r, 99), r->latencies[r->nlatencies - 1]);
+		fprintf(out, ",\"p50\":%lld,\"p90\":%lld,\"p99\":%lld,\"max\":%lld",
+			report_percentile(r, 50), report_percentile(r, 90),
+			report_percentile(r, 99),
+			r->latencies[r->nlatencies - 1]);
 	fprintf(out,
 		"},\"lost\":%zu,\"failed_waits\":%zu,\"zombies\":%zu,"
 		"\"theft_averted\":%zu}\n",

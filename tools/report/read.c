@@ -43,7 +43,7 @@ void *report_zalloc(size_t size)
  * has; what is not is reported and skipped. */
 static const char *event_check(const struct json *ev)
 {
-	static const char *const ints[] = {"v", "t", "pid", "ppid", "tid"};
+	static const char *const ints[] = { "v", "t", "pid", "ppid", "tid" };
 
 	if (ev->type != JSON_OBJ)
 		return "not a JSON object";
@@ -98,8 +98,7 @@ static int trace_read(struct report *r)
 			line_bad(r, why);
 			continue;
 		}
-		r->events =
-		    report_grow(r->events, r->nevents, sizeof *r->events);
+		r->events = report_grow(r->events, r->nevents, sizeof *r->events);
 		r->events[r->nevents++] = ev;
 	}
 	free(text);

@@ -87,8 +87,7 @@ static void spawner_print(FILE *out, const struct kid *k)
 		fputs("not seen started", out);
 		return;
 	}
-	fprintf(out, "started by %s() in ",
-		k->spawn.name ? k->spawn.name : "?");
+	fprintf(out, "started by %s() in ", k->spawn.name ? k->spawn.name : "?");
 	site_print(out, &k->spawn.site);
 }
 
@@ -108,10 +107,8 @@ void report_finding_print(FILE *out, const struct finding *f)
 	case LOST:
 		if (!k->spawned && !k->consumed) {
 			call_in_print(out, &f->by);
-			fprintf(out,
-				" failed with ECHILD: %lld is not a child "
-				"process %lld started",
-				f->child, f->process);
+			fprintf(out, " failed with ECHILD: %lld is not a child "
+				"process %lld started", f->child, f->process);
 			lost_end(out, f);
 			return;
 		}
@@ -123,12 +120,10 @@ void report_finding_print(FILE *out, const struct finding *f)
 			thread_print(out, &k->consumer);
 		} else if (report_kernel_reaped(f)) {
 			fputs(", was reaped by the kernel: SIGCHLD was "
-			      "SIG_IGN or SA_NOCLDWAIT",
-			      out);
+			      "SIG_IGN or SA_NOCLDWAIT", out);
 		} else {
 			fputs(", was reaped where childwatch cannot see (a raw "
-			      "wait4/waitid system call)",
-			      out);
+			      "wait4/waitid system call)", out);
 		}
 		fputs("; ", out);
 		call_in_print(out, &f->by);
@@ -136,7 +131,7 @@ void report_finding_print(FILE *out, const struct finding *f)
 		lost_end(out, f);
 		return;
 	case AVERTED: {
-		struct kid owner = {.spawned = true};
+		struct kid owner = { .spawned = true };
 
 		owner.spawn.name = json_str(f->info, "call");
 		owner.spawn.site = report_site_of(json_get(f->info, "site"));
@@ -166,8 +161,8 @@ void report_finding_print(FILE *out, const struct finding *f)
 		fprintf(out, " when process %lld exited.\n", f->process);
 		return;
 	case REPLACED: {
-		struct site was = report_site_of(f->info),
-			    is = report_site_of(f->info2);
+		struct site was = report_site_of(f->info);
+		struct site is = report_site_of(f->info2);
 
 		fprintf(out, "process %lld: SIGCHLD handler ", f->process);
 		site_print(out, &is);
@@ -239,9 +234,7 @@ static void proc_print(struct report *r, struct proc *p, int depth)
 	fputc('\n', out);
 	for (const struct kid *k = p->kids; k; k = k->next) {
 		if (++shown > KIDS_LISTED) {
-			fprintf(out,
-				"%*s  ... and %zu more children (--json lists "
-				"all)\n",
+			fprintf(out, "%*s  ... and %zu more children (--json lists all)\n",
 				depth * 2, "", p->nkids - KIDS_LISTED);
 			break;
 		}
@@ -261,8 +254,7 @@ static void section_print(const struct report *r, enum finding_kind kind,
 		if (r->findings[i].kind != kind)
 			continue;
 		if (++shown > FINDINGS_LISTED) {
-			fprintf(r->out,
-				"  ... and %zu more (--json lists all)\n",
+			fprintf(r->out, "  ... and %zu more (--json lists all)\n",
 				n - FINDINGS_LISTED);
 			break;
 		}
