@@ -216,6 +216,10 @@ sleep 1;
 	(($(grep -c '^    - [0-9]* (creation not seen)' <<<"$output") == 3)) || false
 	run -0 "$CW_CLI" report --json "$BATS_TEST_TMPDIR/cut.jsonl"
 	[[ $output =~ \"missed_spawns\":\[\{\"pid\":[0-9]+,\"children\":3, ]] || false
+	# A child made by a raw fork system call, taken by waitpid(-1).
+	traced_run off "$FIX/unknown_child"
+	run -0 "$CW_CLI" report "$TRACE"
+	[[ $output =~ process\ [0-9]+\ \(unknown_child\)\ has\ 1\ child\ that\ no\ spawn\ line\ explains ]] || false
 }
 
 @test "the report's first screen is the verdict and the lost children; the process tree comes after" {
