@@ -20,8 +20,10 @@ LIB_SRC  := $(wildcard lib/*.c)
 SHIM_SRC := $(wildcard shim/*.c)
 SHIM_ASM := $(wildcard shim/*.S)
 # The CLI: its main, and the trace reader behind report and diagnose.
-CLI_SRC  := tools/childwatch.c tools/report.c tools/json.c
-CLI_HDR  := tools/report.h tools/json.h
+REPORT_SRC := $(wildcard tools/report/*.c)
+CLI_SRC  := tools/childwatch.c $(REPORT_SRC) tools/json.c
+CLI_HDR  := tools/report.h tools/json.h $(wildcard tools/report/*.h)
+CLI_CFLAGS := -Itools
 # The benchmark, and empty.so, the empty library it preloads as a floor.
 BENCH_SRC := $(filter-out tools/bench/empty.c,$(wildcard tools/bench/*.c))
 BENCH     := $(B)/bench $(B)/empty.so
@@ -53,7 +55,7 @@ $(B)/libchildwatch.so: $(SHIM_OBJ) $(LIB_OBJ) shim/exports.map
 		-o $@ $(SHIM_OBJ) $(LIB_OBJ) -ldl
 
 $(B)/childwatch: $(CLI_SRC) $(CLI_HDR) $(B)/libcwcore.a
-	$(CC) $(CW_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) $(B)/libcwcore.a
+	$(CC) $(CW_CFLAGS) $(CLI_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) $(B)/libcwcore.a
 
 $(B)/lost_child: tools/lost_child.c
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
@@ -70,12 +72,22 @@ $(B)/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h Makefile
 	@mkdir -p $(@D)
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(FIX_LDFLAGS) $(LDFLAGS) -o $@ $<
 
-fixtures: $(FIXTURES)
+# A site in a static function is named from debug info: this fixture has
+# it whatever CFLAGS says, and no tail call hides the function.
+$(B)/fixtures/static_thief: CFLAGS += -g -O0
+
+# Preloaded after the shim into interpreters, to take their children.
+$(B)/fixtures/thief.so: tests/fixtures/preload/thief.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(FIX_CFLAGS) -fPIC -shared $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+		-o $@ $<
+
+fixtures: $(FIXTURES) $(B)/fixtures/thief.so
 
 # The CLI with AddressSanitizer and UBSan: tests/trace.bats feeds the
 # trace reader bad input through it.
 $(B)/childwatch-asan: $(CLI_SRC) $(CLI_HDR) lib/mode.c
-	$(CC) $(CW_CFLAGS) -fPIE -fsanitize=address,undefined \
+	$(CC) $(CW_CFLAGS) $(CLI_CFLAGS) -fPIE -fsanitize=address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer $(CPPFLAGS) \
 		$(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) lib/mode.c
 
@@ -141,9 +153,9 @@ FUZZ_TARGETS := trace mode
 FUZZ_FLAGS   := -std=gnu17 -D_GNU_SOURCE -g -O1 -Ilib -Itools \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-$(B)/fuzz/trace: tests/fuzz/trace.c tools/report.c tools/json.c lib/mode.c $(CLI_HDR)
+$(B)/fuzz/trace: tests/fuzz/trace.c $(REPORT_SRC) tools/json.c lib/mode.c $(CLI_HDR)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/trace.c tools/report.c \
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/trace.c $(REPORT_SRC) \
 		tools/json.c lib/mode.c
 
 $(B)/fuzz/mode: tests/fuzz/mode.c lib/mode.c lib/mode.h
@@ -182,6 +194,7 @@ clean:
 
 format:
 	clang-format -i lib/*.[ch] shim/*.[ch] tools/*.c tools/bench/*.[ch] \
+		tools/report/*.[ch] \
 		tests/fixtures/*.[ch]
 
 lint:
@@ -246,7 +259,7 @@ FORCE:
 # CW_LIBDIR, so the installed copy finds the installed library without
 # LD_LIBRARY_PATH even when BINDIR is not $(PREFIX)/bin.
 $(B)/childwatch-install: $(CLI_SRC) $(CLI_HDR) $(B)/libcwcore.a $(B)/install-dirs
-	$(CC) $(CW_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+	$(CC) $(CW_CFLAGS) $(CLI_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
 		-DCW_LIBDIR='"$(LIBDIR)"' -o $@ $(CLI_SRC) $(B)/libcwcore.a
 
 # libdir and includedir are written relative to ${prefix} when they lie

@@ -280,7 +280,11 @@ static void line_begin(struct line *l, const char *event)
 }
 
 /* A program may have closed our descriptor and got the number back for a
- * file of its own: never write there. */
+ * file of its own: never write there. Asked again at every line and never
+ * answered by storing -1 in cw__trace_fd: a vfork child (Python's
+ * _posixsubprocess after close_fds, posix_spawn's file actions) shares the
+ * parent's memory but not its descriptors, and a store made there would
+ * end the trace of the parent, which still holds the file. */
 static bool trace_still_ours(int fd)
 {
 	struct stat st;
@@ -298,11 +302,7 @@ static void line_end(struct line *l)
 	/* Cut short: end it as a line still, which the reader reports. */
 	if (l->len == sizeof l->buf)
 		l->buf[l->len - 1] = '\n';
-	if (fd < 0)
-		return;
-	if (!trace_still_ours(fd))
-		atomic_store(&cw__trace_fd, -1);
-	else
+	if (fd >= 0 && trace_still_ours(fd))
 		write(fd, l->buf, l->len);
 	errno = saved_errno;
 }
@@ -347,7 +347,8 @@ void cw__trace_open(const char *path)
 	errno = saved_errno;
 }
 
-void cw__trace_start(enum cw__mode asked, enum cw__mode mode)
+void cw__trace_start(enum cw__mode asked, enum cw__mode mode,
+		     const struct sigaction *inherited)
 {
 	char args[LINE_BYTES - LINE_TAIL];
 	struct line l;
@@ -375,6 +376,7 @@ void cw__trace_start(enum cw__mode asked, enum cw__mode mode)
 		put_quoted(&l, a);
 	}
 	put_c(&l, "]");
+	put_disposition(&l, "sigchld", inherited);
 	line_end(&l);
 }
 

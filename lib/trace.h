@@ -49,7 +49,9 @@ static inline bool cw__trace_on(void)
 /* Opens path for appending; a warning on stderr and no trace when it
  * cannot be (a symlink is refused). */
 void cw__trace_open(const char *path);
-void cw__trace_start(enum cw__mode asked, enum cw__mode mode);
+/* inherited: SIGCHLD's disposition as the process found it. */
+void cw__trace_start(enum cw__mode asked, enum cw__mode mode,
+		     const struct sigaction *inherited);
 void cw__trace_spawn(pid_t child, const struct cw__caller *by,
 		     const char *command);
 /* The kernel reported c's exit (si), before anyone consumed it. */

@@ -67,8 +67,13 @@ static void real_resolve(void)
 	int saved_errno = errno;
 	const char *value;
 	enum cw__mode mode = CW_MODE_DEFAULT;
+	struct sigaction inherited = { .sa_handler = SIG_DFL };
 
 	atomic_store(&starting, pthread_self());
+	/* Before the reaper installs its own: a forked or exec'd process
+	 * inherits SIG_IGN, and the report needs it to name the kernel as
+	 * what reaped a child this process then cannot wait for. */
+	real_sigaction(SIGCHLD, NULL, &inherited);
 	value = secure_getenv("CHILDWATCH_MODE");
 	if (value && cw__mode_parse(value, &mode) < 0)
 		mode_refuse(value);
@@ -83,7 +88,7 @@ static void real_resolve(void)
 		if (cw__reaper_sigchld_driven())
 			cw__sigchld_init();
 	}
-	cw__trace_start(mode, cw__shim_mode);
+	cw__trace_start(mode, cw__shim_mode, &inherited);
 	atomic_store(&starting, 0);
 	errno = saved_errno;
 }

@@ -41,7 +41,7 @@ for n, line in enumerate(open(sys.argv[1]), 1):
 	not_sanitized "the sanitizer's own wait interceptors stand between the program and the shim, so sites name them"
 	run --separate-stderr -1 cli diagnose -- "$FIX/steal_system"
 	[[ $stderr == *"Lost children"* ]] || false
-	[[ $stderr =~ child\ [0-9]+,\ started\ by\ system\(\)\ in\ steal_system\ \(main\+0x[0-9a-f]+\),\ was\ taken\ by\ waitpid\(-1\)\ in\ steal_system\ \(\+0x[0-9a-f]+\)\ on\ thread\ [0-9]+\;\ system\(\)\ in\ steal_system.*\ then\ failed\ with\ ECHILD\. ]] || false
+	[[ $stderr =~ child\ [0-9]+,\ started\ by\ system\(\)\ in\ steal_system\ \(main\+0x[0-9a-f]+\),\ was\ taken\ by\ waitpid\(-1\)\ in\ steal_system\ \(\+0x[0-9a-f]+(:\ [a-z_]+\ at\ [^\ ]+)?\)\ on\ thread\ [0-9]+\;\ system\(\)\ in\ steal_system.*\ then\ failed\ with\ ECHILD\. ]] || false
 	[[ $stderr =~ Verdict:\ [1-9][0-9]*\ lost ]] || false
 	run -3 cli diagnose -- sh -c 'exit 3'
 }
@@ -187,6 +187,16 @@ if r["lost"] or r["zombies"]: sys.exit("lost or zombies in %s" % r)
 	for mode in off "${CW_MODES[@]}"; do
 		traced "$mode" "$FIX/trace_cases" reuse "$BATS_TEST_TMPDIR/mine"
 		[[ ! -s $BATS_TEST_TMPDIR/mine ]] || false
+	done
+}
+
+@test "a vfork child that closes the trace's descriptor or dup2s over it before exec leaves the parent's trace on" {
+	for mode in off "${CW_MODES[@]}"; do
+		rm -f "$TRACE"
+		traced "$mode" "$FIX/trace_cases" vfork_over
+		(($(grep -c '"ev":"spawn",.*"call":"vfork"' "$TRACE") == 2)) || { echo "mode $mode"; cat "$TRACE"; false; }
+		(($(grep -c '"ev":"wait",.*"consumed":true' "$TRACE") == 2)) || false
+		grep -q '"ev":"exit",.*"running":0' "$TRACE"
 	done
 }
 

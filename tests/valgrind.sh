@@ -79,6 +79,7 @@ fixture_runs()
 	soak --children 40|safe fast threaded pidfd
 	spawn_kinds|
 	start_reentry|
+	static_thief|safe fast threaded pidfd
 	steal_popen|safe fast threaded pidfd
 	steal_system|safe fast threaded pidfd
 	stopcont|
@@ -157,6 +158,8 @@ done < <(fixture_runs)
 # posix_spawn's CLONE_VFORK child as a plain fork, where it hangs, bare as
 # well as preloaded.
 seen[creating]=1
+# Not a program: tests/diagnose.bats preloads it into node and python3.
+seen[thief.so]=1
 # A fixture added to tests/fixtures and not to the table above is not
 # silently left out.
 for f in "$build"/fixtures/*; do

@@ -18,4 +18,8 @@
  */
 int report_run(const char *path, bool json, FILE *out);
 
+/* Whether sites without a symbol are named from the object's symbol table
+ * or debug info (addr2line); the fuzzer turns it off. */
+extern bool report_symbols;
+
 #endif
