@@ -8,7 +8,7 @@
 #include "sys.h"
 
 static const struct cw__lock_ops *_Atomic ranks[CW_LOCK_RANKS];
-static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
+static cw__once_t handlers_once;
 /* The forking thread's mask, while fork holds every lock. */
 static sigset_t fork_mask;
 
@@ -49,6 +49,6 @@ static void handlers_install(void)
 void cw__locks_register(enum cw__lock_rank rank,
 			const struct cw__lock_ops *ops)
 {
-	pthread_once(&handlers_once, handlers_install);
+	cw__once(&handlers_once, handlers_install);
 	atomic_store(&ranks[rank], ops);
 }

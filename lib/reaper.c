@@ -179,7 +179,10 @@ enum cw__mode cw__reaper_init(enum cw__mode mode)
 	};
 
 	cw__reaper_mode_asked = mode;
-	if (mode == CW_MODE_PIDFD) {
+	/* Where pidfds are refused, pidfd watches each child it is asked to
+	 * with a thread, as threaded does: the probe only tells the trace,
+	 * and every process of a shell script would pay for it. */
+	if (mode == CW_MODE_PIDFD && cw__trace_on()) {
 		int fd = cw__sys_pidfd_open(getpid());
 
 		if (fd < 0)

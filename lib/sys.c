@@ -135,6 +135,29 @@ CW_RAW_HANDLER void cw__futex_wake_all(_Atomic uint32_t *word)
 	RAW(SYS_futex, word, FUTEX_WAKE_PRIVATE, 0x7fffffff);
 }
 
+enum { ONCE_NEW, ONCE_RUNNING, ONCE_WAITED, ONCE_DONE };
+
+void cw__once(cw__once_t *once, void (*fn)(void))
+{
+	uint32_t state = ONCE_NEW;
+
+	if (atomic_load(once) == ONCE_DONE)
+		return;
+	if (atomic_compare_exchange_strong(once, &state, ONCE_RUNNING)) {
+		fn();
+		if (atomic_exchange(once, ONCE_DONE) == ONCE_WAITED)
+			cw__futex_wake_all(once);
+		return;
+	}
+	while (state != ONCE_DONE) {
+		if (state == ONCE_RUNNING &&
+		    !atomic_compare_exchange_strong(once, &state, ONCE_WAITED))
+			continue;
+		cw__futex_wait(once, ONCE_WAITED, -1);
+		state = atomic_load(once);
+	}
+}
+
 void cw__signals_block(sigset_t *old)
 {
 	sigset_t all;

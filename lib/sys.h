@@ -59,6 +59,11 @@ CW_RAW_HANDLER void cw__sys_eventfd_signal(int fd);
 int cw__futex_wait(_Atomic uint32_t *word, uint32_t expected, int timeout_ms);
 CW_RAW_HANDLER void cw__futex_wake_all(_Atomic uint32_t *word);
 
+/* pthread_once without its system calls: glibc's wakes waiters with a
+ * futex call every time, though there are none but in a race. */
+typedef _Atomic uint32_t cw__once_t;
+void cw__once(cw__once_t *once, void (*fn)(void));
+
 /* Block every signal in the calling thread, keeping the old mask. */
 void cw__signals_block(sigset_t *old);
 void cw__signals_restore(const sigset_t *old);

@@ -44,31 +44,31 @@ static void exec_failed(const struct cw__caller *by, const char *path,
 
 CW_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	return EXEC_TRACED("execve", path, argv, real_execve(path, argv, envp));
+	return EXEC_TRACED("execve", path, argv, REAL(execve)(path, argv, envp));
 }
 
 CW_EXPORT int execv(const char *path, char *const argv[])
 {
 	return EXEC_TRACED("execv", path, argv,
-			   real_execve(path, argv, environ));
+			   REAL(execve)(path, argv, environ));
 }
 
 CW_EXPORT int execvpe(const char *file, char *const argv[],
 		      char *const envp[])
 {
 	return EXEC_TRACED("execvpe", file, argv,
-			   real_execvpe(file, argv, envp));
+			   REAL(execvpe)(file, argv, envp));
 }
 
 CW_EXPORT int execvp(const char *file, char *const argv[])
 {
 	return EXEC_TRACED("execvp", file, argv,
-			   real_execvpe(file, argv, environ));
+			   REAL(execvpe)(file, argv, environ));
 }
 
 CW_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	return EXEC_TRACED("fexecve", NULL, argv, real_fexecve(fd, argv, envp));
+	return EXEC_TRACED("fexecve", NULL, argv, REAL(fexecve)(fd, argv, envp));
 }
 
 /* The arguments after arg0 up to the NULL, counted on a copy of ap. */
@@ -111,7 +111,7 @@ CW_EXPORT int execl(const char *path, const char *arg0, ...)
 	ARGV_FROM_VA(argv, arg0, ap);
 	va_end(ap);
 	return EXEC_TRACED("execl", path, argv,
-			   real_execve(path, argv, environ));
+			   REAL(execve)(path, argv, environ));
 }
 
 CW_EXPORT int execlp(const char *file, const char *arg0, ...)
@@ -122,7 +122,7 @@ CW_EXPORT int execlp(const char *file, const char *arg0, ...)
 	ARGV_FROM_VA(argv, arg0, ap);
 	va_end(ap);
 	return EXEC_TRACED("execlp", file, argv,
-			   real_execvpe(file, argv, environ));
+			   REAL(execvpe)(file, argv, environ));
 }
 
 CW_EXPORT int execle(const char *path, const char *arg0, ...)
@@ -134,5 +134,5 @@ CW_EXPORT int execle(const char *path, const char *arg0, ...)
 	ARGV_FROM_VA(argv, arg0, ap);
 	envp = va_arg(ap, char *const *);
 	va_end(ap);
-	return EXEC_TRACED("execle", path, argv, real_execve(path, argv, envp));
+	return EXEC_TRACED("execle", path, argv, REAL(execve)(path, argv, envp));
 }

@@ -13,9 +13,9 @@ CW_EXPORT pid_t fork(void)
 	int saved_errno;
 
 	if (cw__shim_off())
-		return real_fork();
+		return REAL(fork)();
 	cw__child_creating();
-	pid = real_fork();
+	pid = REAL(fork)();
 	saved_errno = errno;
 	if (pid != 0)
 		cw__child_created(pid, CW_OWNER_PROGRAM, CW_CALLER("fork"),
@@ -31,9 +31,9 @@ CW_EXPORT pid_t _Fork(void)
 	int saved_errno;
 
 	if (cw__shim_off())
-		return real__Fork();
+		return REAL(_Fork)();
 	cw__child_creating();
-	pid = real__Fork();
+	pid = REAL(_Fork)();
 	saved_errno = errno;
 	if (pid == 0)
 		cw__locks_reset_child();

@@ -112,7 +112,7 @@ static FILE *popen_mediated(const char *command, const char *mode,
 	r = actions_build(&fa, child_end, target);
 	if (!r) {
 		cw__child_creating();
-		r = real_posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+		r = REAL(posix_spawn)(&pid, "/bin/sh", &fa, NULL, argv, environ);
 		cw__child_created(r ? -1 : pid, CW_OWNER_COMMAND, by, command);
 		posix_spawn_file_actions_destroy(&fa);
 	}
@@ -151,7 +151,7 @@ CW_EXPORT FILE *popen(const char *command, const char *mode)
 	FILE *stream;
 
 	if (cw__shim_off())
-		return real_popen(command, mode);
+		return REAL(popen)(command, mode);
 	stream = popen_mediated(command, mode, CW_CALLER("popen"));
 	if (stream)
 		errno = saved_errno;
@@ -181,7 +181,7 @@ static int piped_close(struct piped *p, const struct cw__caller *by)
 	int saved_errno = errno;
 	int status, r;
 
-	real_fclose(p->stream);
+	REAL(fclose)(p->stream);
 	r = cw__command_wait(p->pid, &status, by);
 	free(p);
 	if (r < 0) {
@@ -197,7 +197,7 @@ CW_EXPORT int pclose(FILE *stream)
 	struct piped *p;
 
 	if (cw__shim_off() || !(p = piped_take(stream)))
-		return real_pclose(stream);
+		return REAL(pclose)(stream);
 	return piped_close(p, CW_CALLER("pclose"));
 }
 
@@ -209,6 +209,6 @@ CW_EXPORT int fclose(FILE *stream)
 
 	cw__real_init();
 	if (atomic_load(&piped_count) == 0 || !(p = piped_take(stream)))
-		return real_fclose(stream);
+		return REAL(fclose)(stream);
 	return piped_close(p, CW_CALLER("fclose"));
 }

@@ -24,5 +24,5 @@ CW_EXPORT long ptrace(enum __ptrace_request request, ...)
 	cw__real_init();
 	if (request != PTRACE_TRACEME)
 		atomic_store(&cw__shim_debugging, true);
-	return real_ptrace(request, pid, addr, data);
+	return REAL(ptrace)(request, pid, addr, data);
 }

@@ -9,8 +9,9 @@
 
 #include "reaper.h"
 #include "real.h"
+#include "sys.h"
 
-#define CW_REAL_DEFINE(type, name, params) type(*real_##name) params;
+#define CW_REAL_DEFINE(when, type, name, params) type(*real_##name) params;
 CW_INTERPOSED(CW_REAL_DEFINE)
 #undef CW_REAL_DEFINE
 
@@ -18,8 +19,7 @@ enum cw__mode cw__shim_mode = CW_MODE_OFF;
 bool cw__shim_tracing;
 atomic_bool cw__shim_debugging;
 
-static pthread_once_t real_once = PTHREAD_ONCE_INIT;
-static pthread_once_t symbols_once = PTHREAD_ONCE_INIT;
+static cw__once_t real_once, symbols_once;
 /*
  * The thread inside either once, while it is. What the shim calls while it
  * starts (secure_getenv, strcmp, dlsym's malloc) may be another library's
@@ -44,15 +44,26 @@ static void mode_refuse(const char *value)
 	_exit(2);
 }
 
-static void symbols_resolve(void)
+void *cw__real_lookup(void **slot, const char *name)
 {
 	int saved_errno = errno;
+	void *fn = dlsym(RTLD_NEXT, name);
 
-#define CW_REAL_RESOLVE(type, name, params) \
-	real_##name = (type(*) params)dlsym(RTLD_NEXT, #name);
+	__atomic_store_n(slot, fn, __ATOMIC_RELAXED);
+	errno = saved_errno;
+	return fn;
+}
+
+#define EAGER 1
+#define LAZY 0
+
+static void symbols_resolve(void)
+{
+#define CW_REAL_RESOLVE(when, type, name, params) \
+	if (when)                                   \
+		cw__real_lookup((void **)&real_##name, #name);
 	CW_INTERPOSED(CW_REAL_RESOLVE)
 #undef CW_REAL_RESOLVE
-	errno = saved_errno;
 }
 
 static void real_symbols(void)
@@ -70,10 +81,6 @@ static void real_resolve(void)
 	struct sigaction inherited = { .sa_handler = SIG_DFL };
 
 	atomic_store(&starting, pthread_self());
-	/* Before the reaper installs its own: a forked or exec'd process
-	 * inherits SIG_IGN, and the report needs it to name the kernel as
-	 * what reaped a child this process then cannot wait for. */
-	real_sigaction(SIGCHLD, NULL, &inherited);
 	value = secure_getenv("CHILDWATCH_MODE");
 	if (value && cw__mode_parse(value, &mode) < 0)
 		mode_refuse(value);
@@ -83,6 +90,11 @@ static void real_resolve(void)
 		cw__trace_open(value);
 		cw__shim_tracing = cw__trace_on();
 	}
+	/* Before the reaper installs its own: a forked or exec'd process
+	 * inherits SIG_IGN, and the report needs it to name the kernel as
+	 * what reaped a child this process then cannot wait for. */
+	if (cw__shim_tracing)
+		REAL(sigaction)(SIGCHLD, NULL, &inherited);
 	if (mode != CW_MODE_OFF) {
 		cw__shim_mode = cw__reaper_init(mode);
 		if (cw__reaper_sigchld_driven())
@@ -103,20 +115,20 @@ void cw__real_init(void)
 		symbols_resolve();
 		return;
 	}
-	pthread_once(&symbols_once, real_symbols);
+	cw__once(&symbols_once, real_symbols);
 	/* A program's preinit functions (a sanitizer's runtime installing its
 	 * signal handlers, say) run before libc has set environ, when
 	 * CHILDWATCH_MODE cannot be read: until then the mode stays off and
 	 * every call goes straight to libc. Children made that early are
 	 * adopted when the reaper starts. */
 	if (environ)
-		pthread_once(&real_once, real_resolve);
+		cw__once(&real_once, real_resolve);
 }
 
 __attribute__((constructor)) static void real_constructor(void)
 {
-	pthread_once(&symbols_once, real_symbols);
-	pthread_once(&real_once, real_resolve);
+	cw__once(&symbols_once, real_symbols);
+	cw__once(&real_once, real_resolve);
 }
 
 /* exit(), not _exit(): what the process leaves behind, for the trace. */

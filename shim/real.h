@@ -19,44 +19,67 @@
 
 typedef void (*cw__handler)(int);
 
-/* Every libc function the shim interposes: type, name, parameters. */
-#define CW_INTERPOSED(X)                                                       \
-	X(pid_t, fork, (void))                                                 \
-	X(pid_t, _Fork, (void))                                                \
-	X(int, posix_spawn,                                                    \
+/*
+ * Every libc function the shim interposes: when it is looked up, type,
+ * name, parameters. EAGER ones are looked up as the shim starts: they may
+ * be called from a signal handler or a vfork child, where dlsym (which
+ * takes the loader's lock and may allocate) must not run. LAZY ones are
+ * looked up on first use, so that a process that never calls them (most
+ * exec'd programs call none) does not pay for the lookup.
+ */
+#define CW_INTERPOSED(X)                                                      \
+	X(EAGER, pid_t, fork, (void))                                          \
+	X(EAGER, pid_t, _Fork, (void))                                         \
+	X(LAZY, int, posix_spawn,                                              \
 	  (pid_t *, const char *, const posix_spawn_file_actions_t *,          \
 	   const posix_spawnattr_t *, char *const[], char *const[]))           \
-	X(int, posix_spawnp,                                                   \
+	X(LAZY, int, posix_spawnp,                                             \
 	  (pid_t *, const char *, const posix_spawn_file_actions_t *,          \
 	   const posix_spawnattr_t *, char *const[], char *const[]))           \
-	X(pid_t, wait, (int *))                                                \
-	X(pid_t, waitpid, (pid_t, int *, int))                                 \
-	X(pid_t, wait3, (int *, int, struct rusage *))                         \
-	X(pid_t, wait4, (pid_t, int *, int, struct rusage *))                  \
-	X(int, waitid, (idtype_t, id_t, siginfo_t *, int))                     \
-	X(int, system, (const char *))                                         \
-	X(FILE *, popen, (const char *, const char *))                         \
-	X(int, pclose, (FILE *))                                               \
-	X(int, fclose, (FILE *))                                               \
-	X(int, sigaction, (int, const struct sigaction *, struct sigaction *)) \
-	X(cw__handler, signal, (int, cw__handler))                             \
-	X(cw__handler, bsd_signal, (int, cw__handler))                         \
-	X(cw__handler, sysv_signal, (int, cw__handler))                        \
-	X(cw__handler, sigset, (int, cw__handler))                             \
-	X(int, sigignore, (int))                                               \
-	X(int, siginterrupt, (int, int))                                       \
-	X(int, getrusage, (int, struct rusage *))                              \
-	X(clock_t, times, (struct tms *))                                      \
-	X(long, ptrace, (int, pid_t, void *, void *))                          \
-	X(int, execve, (const char *, char *const[], char *const[]))           \
-	X(int, execvpe, (const char *, char *const[], char *const[]))          \
-	X(int, fexecve, (int, char *const[], char *const[]))                   \
-	X(long, syscall, (long, ...))                                          \
-	X(int, pidfd_open, (pid_t, unsigned int))
+	X(EAGER, pid_t, wait, (int *))                                         \
+	X(EAGER, pid_t, waitpid, (pid_t, int *, int))                          \
+	X(EAGER, pid_t, wait3, (int *, int, struct rusage *))                  \
+	X(EAGER, pid_t, wait4, (pid_t, int *, int, struct rusage *))           \
+	X(EAGER, int, waitid, (idtype_t, id_t, siginfo_t *, int))              \
+	X(LAZY, int, system, (const char *))                                   \
+	X(LAZY, FILE *, popen, (const char *, const char *))                   \
+	X(LAZY, int, pclose, (FILE *))                                         \
+	X(LAZY, int, fclose, (FILE *))                                         \
+	X(EAGER, int, sigaction,                                               \
+	  (int, const struct sigaction *, struct sigaction *))                 \
+	X(LAZY, cw__handler, signal, (int, cw__handler))                       \
+	X(LAZY, cw__handler, bsd_signal, (int, cw__handler))                   \
+	X(LAZY, cw__handler, sysv_signal, (int, cw__handler))                  \
+	X(LAZY, cw__handler, sigset, (int, cw__handler))                       \
+	X(LAZY, int, sigignore, (int))                                         \
+	X(LAZY, int, siginterrupt, (int, int))                                 \
+	X(LAZY, int, getrusage, (int, struct rusage *))                        \
+	X(EAGER, clock_t, times, (struct tms *))                               \
+	X(LAZY, long, ptrace, (int, pid_t, void *, void *))                    \
+	X(EAGER, int, execve, (const char *, char *const[], char *const[]))    \
+	X(EAGER, int, execvpe, (const char *, char *const[], char *const[]))   \
+	X(EAGER, int, fexecve, (int, char *const[], char *const[]))            \
+	X(EAGER, long, syscall, (long, ...))                                   \
+	X(LAZY, int, pidfd_open, (pid_t, unsigned int))
 
-#define CW_REAL_DECLARE(type, name, params) extern type(*real_##name) params;
+#define CW_REAL_DECLARE(when, type, name, params) \
+	extern type(*real_##name) params;
 CW_INTERPOSED(CW_REAL_DECLARE)
 #undef CW_REAL_DECLARE
+
+/* Looks name up in the objects after the shim and stores it in *slot. */
+void *cw__real_lookup(void **slot, const char *name);
+
+static inline void *cw__real_get(void **slot, const char *name)
+{
+	void *fn = __atomic_load_n(slot, __ATOMIC_RELAXED);
+
+	return fn ? fn : cw__real_lookup(slot, name);
+}
+
+/* The libc function the shim stands in front of. */
+#define REAL(name) \
+	((__typeof__(real_##name))cw__real_get((void **)&real_##name, #name))
 
 /* Resolves the real functions and reads the mode, once; every interposer
  * calls it first, since another library's constructor may fork before

@@ -21,7 +21,7 @@ static long ticks_of(const struct timeval *tv)
 CW_EXPORT int getrusage(int who, struct rusage *ru)
 {
 	struct rusage held;
-	int r = real_getrusage(who, ru);
+	int r = REAL(getrusage)(who, ru);
 
 	if (r < 0 || who != RUSAGE_CHILDREN || cw__shim_off())
 		return r;
@@ -40,7 +40,7 @@ CW_EXPORT int getrusage(int who, struct rusage *ru)
 CW_EXPORT clock_t times(struct tms *buf)
 {
 	struct rusage held;
-	clock_t r = real_times(buf);
+	clock_t r = REAL(times)(buf);
 
 	if (r == (clock_t)-1 || cw__shim_off())
 		return r;

@@ -90,7 +90,7 @@ CW_RAW_HANDLER static void kernel_follow(void)
 	do {
 		prog = slot_read(&cur);
 		real = real_for(&prog);
-		real_sigaction(SIGCHLD, &real, NULL);
+		REAL(sigaction)(SIGCHLD, &real, NULL);
 	} while (atomic_load(&current) != cur);
 }
 
@@ -166,7 +166,7 @@ static bool memory_borrowed(void)
 static int disposition_swap_borrowed(const struct sigaction *act,
 				     struct sigaction *old)
 {
-	int r = real_sigaction(SIGCHLD, act, old);
+	int r = REAL(sigaction)(SIGCHLD, act, old);
 
 	unsigned cur;
 
@@ -207,7 +207,7 @@ static int disposition_swap(const struct sigaction *act,
 	if (act) {
 		struct sigaction real = real_for(act);
 
-		r = real_sigaction(SIGCHLD, &real, NULL);
+		r = REAL(sigaction)(SIGCHLD, &real, NULL);
 		if (r < 0) {
 			atomic_store(&current, (next + 1) << 1 | (cur & RESET));
 			act = NULL;
@@ -252,7 +252,7 @@ void cw__sigchld_init(void)
 	atomic_store(&owner, getpid());
 	cw__locks_register(CW_LOCK_SIGCHLD, &locks);
 	/* SIG_IGN survives exec; anything else arrives as SIG_DFL. */
-	if (real_sigaction(SIGCHLD, NULL, &inherited) == 0)
+	if (REAL(sigaction)(SIGCHLD, NULL, &inherited) == 0)
 		disposition_swap(&inherited, NULL);
 }
 
@@ -269,7 +269,7 @@ static int sigaction_do(int sig, const struct sigaction *act,
 	int saved_errno = errno;
 
 	if (!mediated(sig))
-		return real_sigaction(sig, act, old);
+		return REAL(sigaction)(sig, act, old);
 	if (disposition_swap(act, old) < 0)
 		return -1;
 	errno = saved_errno;
@@ -298,21 +298,21 @@ static cw__handler handler_install(cw__handler handler, int flags,
 static cw__handler signal_do(int sig, cw__handler handler)
 {
 	if (!mediated(sig))
-		return real_signal(sig, handler);
+		return REAL(signal)(sig, handler);
 	return handler_install(handler, interrupting ? 0 : SA_RESTART, true);
 }
 
 static cw__handler bsd_signal_do(int sig, cw__handler handler)
 {
 	if (!mediated(sig))
-		return real_bsd_signal(sig, handler);
+		return REAL(bsd_signal)(sig, handler);
 	return signal_do(sig, handler);
 }
 
 static cw__handler sysv_signal_do(int sig, cw__handler handler)
 {
 	if (!mediated(sig))
-		return real_sysv_signal(sig, handler);
+		return REAL(sysv_signal)(sig, handler);
 	return handler_install(handler, SA_RESETHAND | SA_NODEFER, false);
 }
 
@@ -322,7 +322,7 @@ static cw__handler sigset_do(int sig, cw__handler handler)
 	cw__handler old;
 
 	if (!mediated(sig))
-		return real_sigset(sig, handler);
+		return REAL(sigset)(sig, handler);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	if (handler == SIG_HOLD) {
@@ -342,7 +342,7 @@ static cw__handler sigset_do(int sig, cw__handler handler)
 static int sigignore_do(int sig)
 {
 	if (!mediated(sig))
-		return real_sigignore(sig);
+		return REAL(sigignore)(sig);
 	return handler_install(SIG_IGN, 0, false) == SIG_ERR ? -1 : 0;
 }
 
@@ -351,7 +351,7 @@ static int siginterrupt_do(int sig, int flag)
 	struct sigaction act;
 
 	if (!mediated(sig))
-		return real_siginterrupt(sig, flag);
+		return REAL(siginterrupt)(sig, flag);
 	disposition_swap(NULL, &act);
 	if (!memory_borrowed())
 		interrupting = flag;
@@ -368,7 +368,7 @@ static void disposition_read(struct sigaction *sa)
 	if (mediated(SIGCHLD))
 		disposition_swap(NULL, sa);
 	else
-		real_sigaction(SIGCHLD, NULL, sa);
+		REAL(sigaction)(SIGCHLD, NULL, sa);
 }
 
 static bool trace_begin(int sig, struct sigaction *before)

@@ -35,8 +35,8 @@ CW_EXPORT int posix_spawn(pid_t *pid, const char *path,
 			  char *const envp[])
 {
 	if (cw__shim_off())
-		return real_posix_spawn(pid, path, actions, attr, argv, envp);
-	return spawn_tracked(real_posix_spawn, CW_CALLER("posix_spawn"), pid,
+		return REAL(posix_spawn)(pid, path, actions, attr, argv, envp);
+	return spawn_tracked(REAL(posix_spawn), CW_CALLER("posix_spawn"), pid,
 			     path, actions, attr, argv, envp);
 }
 
@@ -46,7 +46,7 @@ CW_EXPORT int posix_spawnp(pid_t *pid, const char *file,
 			   char *const envp[])
 {
 	if (cw__shim_off())
-		return real_posix_spawnp(pid, file, actions, attr, argv, envp);
-	return spawn_tracked(real_posix_spawnp, CW_CALLER("posix_spawnp"), pid,
+		return REAL(posix_spawnp)(pid, file, actions, attr, argv, envp);
+	return spawn_tracked(REAL(posix_spawnp), CW_CALLER("posix_spawnp"), pid,
 			     file, actions, attr, argv, envp);
 }

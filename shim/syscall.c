@@ -50,9 +50,9 @@ CW_EXPORT long syscall(long number, ...)
 				       (struct rusage *)a[4],
 				       CW_CALLER("syscall(SYS_waitid)"));
 	case SYS_pidfd_open:
-		return pidfd_opened(a[0], real_syscall(number, a[0], a[1]));
+		return pidfd_opened(a[0], REAL(syscall)(number, a[0], a[1]));
 	}
-	return real_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 #endif
 
@@ -60,7 +60,7 @@ CW_EXPORT long syscall(long number, ...)
 CW_EXPORT int pidfd_open(pid_t pid, unsigned int flags)
 {
 	cw__real_init();
-	if (!real_pidfd_open)
-		return real_syscall(SYS_pidfd_open, pid, flags);
-	return pidfd_opened(pid, real_pidfd_open(pid, flags));
+	if (!REAL(pidfd_open))
+		return REAL(syscall)(SYS_pidfd_open, pid, flags);
+	return pidfd_opened(pid, REAL(pidfd_open)(pid, flags));
 }

@@ -59,8 +59,8 @@ static void quiet_begin(struct sigaction *intr, struct sigaction *quit)
 	pthread_mutex_lock(&quiet_lock);
 	if (quiet_count++ == 0) {
 		sigemptyset(&ign.sa_mask);
-		real_sigaction(SIGINT, &ign, &quiet_int);
-		real_sigaction(SIGQUIT, &ign, &quiet_quit);
+		REAL(sigaction)(SIGINT, &ign, &quiet_int);
+		REAL(sigaction)(SIGQUIT, &ign, &quiet_quit);
 	}
 	*intr = quiet_int;
 	*quit = quiet_quit;
@@ -71,8 +71,8 @@ static void quiet_end(void)
 {
 	pthread_mutex_lock(&quiet_lock);
 	if (--quiet_count == 0) {
-		real_sigaction(SIGINT, &quiet_int, NULL);
-		real_sigaction(SIGQUIT, &quiet_quit, NULL);
+		REAL(sigaction)(SIGINT, &quiet_int, NULL);
+		REAL(sigaction)(SIGQUIT, &quiet_quit, NULL);
 	}
 	pthread_mutex_unlock(&quiet_lock);
 }
@@ -104,7 +104,7 @@ static int shell_run(const char *command, const struct cw__caller *by)
 				 POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 
 	cw__child_creating();
-	r = real_posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, environ);
+	r = REAL(posix_spawn)(&pid, "/bin/sh", NULL, &attr, argv, environ);
 	cw__child_created(r == 0 ? pid : -1, CW_OWNER_COMMAND, by, command);
 	posix_spawnattr_destroy(&attr);
 	if (r == 0) {
@@ -126,7 +126,7 @@ CW_EXPORT int system(const char *command)
 	const struct cw__caller *by = CW_CALLER("system");
 
 	if (cw__shim_off())
-		return real_system(command);
+		return REAL(system)(command);
 	if (!command)
 		return shell_run("exit 0", by) == 0;
 	return shell_run(command, by);

@@ -62,21 +62,21 @@ pid_t cw__shim_wait4(pid_t pid, int *status, int options, struct rusage *ru,
 CW_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 {
 	if (cw__shim_off())
-		return real_wait4(pid, status, options, ru);
+		return REAL(wait4)(pid, status, options, ru);
 	return cw__shim_wait4(pid, status, options, ru, CW_CALLER("wait4"));
 }
 
 CW_EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
 {
 	if (cw__shim_off())
-		return real_wait3(status, options, ru);
+		return REAL(wait3)(status, options, ru);
 	return cw__shim_wait4(-1, status, options, ru, CW_CALLER("wait3"));
 }
 
 CW_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
 {
 	if (cw__shim_off())
-		return real_waitpid(pid, status, options);
+		return REAL(waitpid)(pid, status, options);
 	return cw__shim_wait4(pid, status, options, NULL,
 			      CW_CALLER("waitpid"));
 }
@@ -84,7 +84,7 @@ CW_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
 CW_EXPORT pid_t wait(int *status)
 {
 	if (cw__shim_off())
-		return real_wait(status);
+		return REAL(wait)(status);
 	return cw__shim_wait4(-1, status, 0, NULL, CW_CALLER("wait"));
 }
 
@@ -133,7 +133,7 @@ int cw__shim_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
 CW_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *si, int options)
 {
 	if (cw__shim_off())
-		return real_waitid(idtype, id, si, options);
+		return REAL(waitid)(idtype, id, si, options);
 	return cw__shim_waitid(idtype, id, si, options, NULL,
 			       CW_CALLER("waitid"));
 }
