@@ -79,10 +79,28 @@ pid_t cw__kernel_next_exit(idtype_t idtype, id_t id)
 	return r < 0 ? r : si.si_pid;
 }
 
-void cw__collect_scan(void)
+static void scan_running(void)
 {
 	struct cw__child *c, *tmp;
+
+	cw__list_for_each_safe(c, tmp, &cw__table.running)
+		cw__child_probe(c);
+}
+
+void cw__collect_scan(void)
+{
 	pid_t r = cw__kernel_next_exit(P_ALL, 0);
+
+	if (r == -ECHILD)
+		cw__children_gone();
+	else if (r > 0)
+		scan_running();
+}
+
+void cw__collect_picked(void)
+{
+	pid_t r = cw__kernel_next_exit(P_ALL, 0);
+	struct cw__child *c;
 
 	if (r == -ECHILD) {
 		cw__children_gone();
@@ -90,8 +108,14 @@ void cw__collect_scan(void)
 	}
 	if (r <= 0)
 		return;
-	cw__list_for_each_safe(c, tmp, &cw__table.running)
+	c = cw__table_find(r);
+	if (c && c->state == CHILD_RUNNING) {
 		cw__child_probe(c);
+		return;
+	}
+	/* The kernel's first exit is one the table holds already and nobody
+	 * took, or one it never saw: exits behind it only a scan finds. */
+	scan_running();
 }
 
 void cw__catch_up_heard(idtype_t idtype, id_t id)

@@ -62,6 +62,9 @@ pid_t cw__kernel_next_exit(idtype_t idtype, id_t id);
 /* Probe every running child: the O(n) scan, skipped when no child of the
  * process is a zombie at all. */
 void cw__collect_scan(void);
+/* collect() where nothing reports every exit: the kernel's first exit,
+ * and the scan only when that one hides the others. */
+void cw__collect_picked(void);
 /* catch_up where nothing reports every exit: the kernel says which exit
  * it would pick, one probe that reaps nothing. */
 void cw__catch_up_kernel(idtype_t idtype, id_t id);

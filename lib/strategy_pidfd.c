@@ -158,9 +158,9 @@ static void pidfd_collect(void)
 {
 	pidfd_drain();
 	/* Children no thread or pidfd reports (none was needed, none could
-	 * be had, or the program closed ours): look at them all. */
+	 * be had, or the program closed ours). */
 	if (cw__table.unwatched)
-		cw__collect_scan();
+		cw__collect_picked();
 }
 
 /*
