@@ -629,7 +629,8 @@ static void children_from_table(struct pids *running, struct pids *zombies)
 	sigset_t saved;
 
 	cw__table_lock(&saved);
-	cw__strategy->collect();
+	/* Every exit, not just the kernel's first: the census is exact. */
+	cw__collect_scan();
 	for (c = cw__table.running.head; c; c = c->next)
 		pids_add(running, c->pid);
 	for (c = cw__table.ready.head; c; c = c->next)
