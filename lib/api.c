@@ -19,9 +19,6 @@
 #include "sys.h"
 
 #define CW_API __attribute__((visibility("default")))
-/* A SIGCHLD-driven dispatcher re-checks this often in case every thread
- * of the program blocks SIGCHLD and no signal ever wakes it. */
-#define DISPATCH_POLL_MS 100
 
 struct handler {
 	struct handler *next;
@@ -199,8 +196,12 @@ static pid_t dispatch_one(cw_watcher *w, siginfo_t *si)
 
 static void *dispatcher(void *arg)
 {
+	struct cw__wait any = {
+		.idtype = P_ALL,
+		.options = WEXITED,
+		.as = CW_OWNER_WATCHER,
+	};
 	cw_watcher *w = arg;
-	int timeout = cw__strategy->sigchld_driven ? DISPATCH_POLL_MS : -1;
 
 	while (!atomic_load(&w->closing)) {
 		/* Read before looking, so that no change slips between. */
@@ -210,8 +211,13 @@ static void *dispatcher(void *arg)
 
 		if (pid > 0)
 			handler_fire(w, pid, returncode_of(&si));
+		else if (cw__strategy->sigchld_driven)
+			/* SIGCHLD may never come: every thread of the
+			 * program may block it, and ours block every
+			 * signal. */
+			cw__wait_sleep(&any, seq);
 		else
-			cw__table_sleep(seq, timeout);
+			cw__table_sleep(seq, -1);
 	}
 	return NULL;
 }

@@ -56,6 +56,11 @@ void cw__child_pidfd(pid_t pid, int fd);
 /* The pid, 0 (WNOHANG and nothing yet) or -errno. */
 int cw__wait(struct cw__wait *w);
 
+/* Sleeps until one of the children w may take exits, or the table moves
+ * on from seq: what a SIGCHLD-driven mode's sleepers do where SIGCHLD may
+ * never come (every thread of the program blocks it). 0 or -errno. */
+int cw__wait_sleep(struct cw__wait *w, uint32_t seq);
+
 /* The wait(2) status word the kernel builds for this siginfo. */
 int cw__wait_status(const siginfo_t *si);
 

@@ -540,6 +540,17 @@ int cw__wait(struct cw__wait *w)
 	return cw__trace_on() ? wait_traced(w, r) : r;
 }
 
+int cw__wait_sleep(struct cw__wait *w, uint32_t seq)
+{
+	sigset_t saved;
+	int r;
+
+	cw__table_lock(&saved);
+	r = block_behind(w, seq, &saved);
+	cw__table_unlock(&saved);
+	return r;
+}
+
 int cw__wait_status(const siginfo_t *si)
 {
 	switch (si->si_code) {
