@@ -15,6 +15,7 @@
 #include "childwatch.h"
 #include "locks.h"
 #include "reaper.h"
+#include "child.h"
 #include "strategy.h"
 #include "sys.h"
 

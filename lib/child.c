@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* What the strategies share: how a child's exit enters the table. */
+/* What the strategies share (child.h). */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
+#include "child.h"
 #include "strategy.h"
 #include "sys.h"
 

@@ -15,13 +15,13 @@
 
 #include "locks.h"
 #include "reaper.h"
+#include "child.h"
 #include "strategy.h"
 #include "sys.h"
 
 const struct cw__strategy *cw__strategy;
 enum cw__mode cw__reaper_mode = CW_MODE_OFF;
 enum cw__mode cw__reaper_mode_asked = CW_MODE_OFF;
-atomic_int cw__sigchld_relayed;
 atomic_bool cw__sigchld_uncollected;
 
 void cw__child_creating(void)
@@ -109,12 +109,6 @@ void cw__reaper_fork_child(void)
 bool cw__reaper_sigchld_driven(void)
 {
 	return cw__strategy && cw__strategy->sigchld_driven;
-}
-
-void cw__reaper_sigchld_relayed(int relayed)
-{
-	atomic_store(&cw__sigchld_relayed, relayed);
-	cw__table_changed();
 }
 
 CW_RAW_HANDLER void cw__reaper_sigchld_heard(void)

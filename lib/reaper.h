@@ -33,11 +33,6 @@ bool cw__reaper_sigchld_driven(void);
 extern enum cw__mode cw__reaper_mode;
 /* The mode the environment asked for: pidfd where it fell back. */
 extern enum cw__mode cw__reaper_mode_asked;
-/* What the shim's SIGCHLD handler hears: CW_RELAY_EXITS unless the program
- * ignores SIGCHLD, CW_RELAY_STOPS too unless it asked for SA_NOCLDSTOP. */
-#define CW_RELAY_EXITS 1
-#define CW_RELAY_STOPS 2
-void cw__reaper_sigchld_relayed(int relayed);
 /* From the shim's SIGCHLD handler: a child's state changed. Async-signal-
  * safe. */
 CW_RAW_HANDLER void cw__reaper_sigchld_heard(void);
@@ -67,6 +62,10 @@ int cw__wait_status(const siginfo_t *si);
 /* The rusage of children collected but not yet waited for by the program
  * (fast mode reaps early; getrusage(RUSAGE_CHILDREN) must not show them). */
 void cw__reaper_uncounted(struct rusage *ru);
+
+/* The children this process leaves behind, from the table (from /proc
+ * under off). */
+void cw__reaper_census(struct cw__census *left);
 
 /* In a forked child, from pthread_atfork (or _Fork's interposer). */
 void cw__reaper_fork_child(void);

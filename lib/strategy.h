@@ -2,32 +2,27 @@
 #ifndef CW_STRATEGY_H
 #define CW_STRATEGY_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/wait.h>
 
 #include "table.h"
 
 /*
- * How a strategy notices exits. Every strategy observes without reaping
- * where it can (the zombie keeps its pid until the program's wait consumes
- * it); fast reaps at once and keeps the status.
- *
- * All hooks run with the table locked.
+ * How a strategy notices exits: the contract, one hook a line. Every
+ * strategy observes without reaping where it can (the zombie keeps its pid
+ * until the program's wait consumes it); fast reaps at once and keeps the
+ * status. A fork arms nothing: watch is only for children that need an
+ * asynchronous notice, blocked waits sleep in the kernel (wait.c). What
+ * the strategies share is in child.h. All hooks run with the table locked.
  */
 struct cw__strategy {
-	/* Take charge of a new running child; on success mark it with
-	 * cw__table_watched(). On failure the child stays unwatched and
-	 * blocked waits poll for it instead. */
+	/* Report c's exit to the table from now on (the C API's children). */
 	void (*watch)(struct cw__child *c);
-	/* c leaves the running state: release what watch took. */
+	/* Let go of what watch took for c. */
 	void (*unwatch)(struct cw__child *c);
 	/* Find exits that happened but were not reported yet. */
 	void (*collect)(void);
-	/* Before a wait for any child (P_ALL, P_PGID): report the exits the
-	 * kernel would hand out ahead of those reported already. An exit
-	 * comes before its report (SIGCHLD, a watcher thread, epoll), and
-	 * the kernel takes the oldest child first. */
+	/* Before a wait for any child: report what the kernel would give. */
 	void (*catch_up)(idtype_t idtype, id_t id);
 	/* In a forked child, before the table is reset. */
 	void (*forked)(void);
@@ -42,42 +37,4 @@ extern const struct cw__strategy cw__strategy_pidfd;
 
 /* The strategy of the mode in effect (reaper.c). */
 extern const struct cw__strategy *cw__strategy;
-/* What SIGCHLD tells the shim's relay: CW_RELAY_* bits (reaper.h). */
-extern atomic_int cw__sigchld_relayed;
-/* SIGCHLD came since the last collect(): an exit may wait there. */
-extern atomic_bool cw__sigchld_uncollected;
-
-/* Shared by the strategies (child.c). */
-/* c leaves the running state: its watcher lets go. */
-void cw__child_unwatch(struct cw__child *c);
-void cw__child_exited(struct cw__child *c);
-void cw__child_vanished(struct cw__child *c);
-/* The kernel says no child is left: every exit was reaped elsewhere. */
-void cw__children_gone(void);
-/* Peek at c's exit without reaping it; marks it exited or vanished. */
-void cw__child_probe(struct cw__child *c);
-/* The exit a wait for (idtype, id) would take, without reaping it: its
- * pid, 0 for none yet, or -errno. */
-pid_t cw__kernel_next_exit(idtype_t idtype, id_t id);
-/* Probe every running child: the O(n) scan, skipped when no child of the
- * process is a zombie at all. */
-void cw__collect_scan(void);
-/* collect() where nothing reports every exit: the kernel's first exit,
- * and the scan only when that one hides the others. */
-void cw__collect_picked(void);
-/* catch_up where nothing reports every exit: the kernel says which exit
- * it would pick, one probe that reaps nothing. */
-void cw__catch_up_kernel(idtype_t idtype, id_t id);
-/* catch_up when SIGCHLD reports: collect() once a SIGCHLD came. */
-void cw__catch_up_heard(idtype_t idtype, id_t id);
-/* Hooks for strategies that need no more: SIGCHLD watches every child;
- * nothing to let go of at exit or in a forked child. */
-void cw__watch_by_sigchld(struct cw__child *c);
-void cw__unwatch_nothing(struct cw__child *c);
-void cw__forked_nothing(void);
-/* Start a thread for the shim's own use, with a small stack. Called with
- * the table locked, hence every signal blocked: the thread inherits that
- * mask and never takes one of the program's signals. */
-int cw__thread_start(void *(*fn)(void *), void *arg);
-
 #endif

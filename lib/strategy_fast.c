@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 
+#include "child.h"
 #include "strategy.h"
 #include "sys.h"
 

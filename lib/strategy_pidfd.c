@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
+#include "child.h"
 #include "strategy.h"
 #include "sys.h"
 
@@ -30,11 +31,9 @@ static bool thread_running;
 static void ready_handle(const struct epoll_event *ev, int n)
 {
 	for (int i = 0; i < n; i++) {
-		pid_t pid = (pid_t)(ev[i].data.u64 & 0xffffffff);
-		uint32_t gen = ev[i].data.u64 >> 32;
-		struct cw__child *c = cw__table_find(pid);
+		struct cw__child *c = cw__table_running(ev[i].data.u64);
 
-		if (c && c->gen == gen && c->state == CHILD_RUNNING)
+		if (c)
 			cw__child_probe(c);
 	}
 }
@@ -103,7 +102,7 @@ static void pidfd_watch(struct cw__child *c)
 {
 	struct epoll_event ev = {
 		.events = EPOLLIN,
-		.data.u64 = (uint64_t)c->gen << 32 | (uint32_t)c->pid,
+		.data.u64 = cw__table_key(c),
 	};
 	int fd;
 

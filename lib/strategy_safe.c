@@ -4,6 +4,7 @@
  * each child the shim saw created, and only those, with a per-pid wait
  * that does not reap.
  */
+#include "child.h"
 #include "strategy.h"
 
 const struct cw__strategy cw__strategy_safe = {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include "child.h"
 #include "strategy.h"
 #include "sys.h"
 
@@ -13,9 +14,8 @@ _Static_assert(sizeof(uintptr_t) >= 8, "a pid and a generation in a pointer");
 
 static void *child_thread(void *arg)
 {
-	uintptr_t key = (uintptr_t)arg;
+	uint64_t key = (uintptr_t)arg;
 	pid_t pid = (pid_t)(key & 0xffffffff);
-	uint32_t gen = key >> 32;
 	struct cw__child *c;
 	sigset_t saved;
 	siginfo_t si;
@@ -26,8 +26,8 @@ static void *child_thread(void *arg)
 				   WEXITED | WNOWAIT | __WALL, NULL);
 	while (r == -EINTR);
 	cw__table_lock(&saved);
-	c = cw__table_find(pid);
-	if (c && c->gen == gen && c->state == CHILD_RUNNING)
+	c = cw__table_running(key);
+	if (c)
 		cw__child_probe(c);
 	cw__table_unlock(&saved);
 	return NULL;
@@ -35,7 +35,7 @@ static void *child_thread(void *arg)
 
 static void threaded_watch(struct cw__child *c)
 {
-	uintptr_t key = (uintptr_t)c->gen << 32 | (uint32_t)c->pid;
+	uintptr_t key = cw__table_key(c);
 
 	if (cw__thread_start(child_thread, (void *)key) == 0)
 		cw__table_watched(c);

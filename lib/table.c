@@ -220,6 +220,20 @@ struct cw__child *cw__table_find(pid_t pid)
 	return c;
 }
 
+uint64_t cw__table_key(const struct cw__child *c)
+{
+	return (uint64_t)c->gen << 32 | (uint32_t)c->pid;
+}
+
+struct cw__child *cw__table_running(uint64_t key)
+{
+	struct cw__child *c = cw__table_find((pid_t)(key & 0xffffffff));
+
+	if (c && c->gen == key >> 32 && c->state == CHILD_RUNNING)
+		return c;
+	return NULL;
+}
+
 static size_t live_count(void)
 {
 	return cw__table.running.len + cw__table.ready.len +

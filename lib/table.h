@@ -90,6 +90,11 @@ void cw__table_fork_release(void);
 
 /* Everything below runs with the lock held. */
 struct cw__child *cw__table_find(pid_t pid);
+/* A child's pid and generation in one word, for a watcher to carry
+ * (an epoll event, a thread's argument); and the running child it names,
+ * or NULL once that child has left or its pid serves another. */
+uint64_t cw__table_key(const struct cw__child *c);
+struct cw__child *cw__table_running(uint64_t key);
 /* NULL when memory ran out. A stale entry for the same pid is dropped.
  * Waiters are not woken: the caller does, once the child is ready. */
 struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,

@@ -7,7 +7,6 @@
  * interrupts the same thread inside the loader re-enters it rather than
  * deadlocks.
  */
-#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +20,6 @@
 #include <unistd.h>
 
 #include "reaper.h"
-#include "strategy.h"
 #include "sys.h"
 #include "trace.h"
 
@@ -29,7 +27,6 @@
 /* Room kept after a string for the fields that close the line. */
 #define LINE_TAIL 512
 /* Pids named in an exit event; the counts are always whole. */
-#define PIDS_LISTED 64
 
 atomic_int cw__trace_fd = -1;
 
@@ -555,23 +552,12 @@ void cw__trace_exec(const struct cw__caller *by, const char *path,
 	line_end(&l);
 }
 
-struct pids {
-	pid_t listed[PIDS_LISTED];
-	size_t n;
-};
-
-static void pids_add(struct pids *p, pid_t pid)
-{
-	if (p->n < PIDS_LISTED)
-		p->listed[p->n] = pid;
-	p->n++;
-}
-
-static void put_pids(struct line *l, const char *key, const struct pids *p)
+static void put_pids(struct line *l, const char *key,
+		     const struct cw__pids *p)
 {
 	put_key(l, key);
 	put_c(l, "[");
-	for (size_t i = 0; i < p->n && i < PIDS_LISTED; i++) {
+	for (size_t i = 0; i < p->n && i < CW_PIDS_LISTED; i++) {
 		if (i)
 			put_c(l, ",");
 		put_num(l, p->listed[i]);
@@ -579,80 +565,14 @@ static void put_pids(struct line *l, const char *key, const struct pids *p)
 	put_c(l, "]");
 }
 
-/* A zombie still holds its status for a wait. */
-static bool is_zombie(pid_t pid)
+void cw__trace_exit(const struct cw__census *left)
 {
-	siginfo_t si = { 0 };
-
-	return cw__sys_waitid(P_PID, pid, &si,
-			      WEXITED | WNOHANG | WNOWAIT | __WALL, NULL) == 0 &&
-	       si.si_pid == pid;
-}
-
-/* Without a table (off), the kernel's list of each thread's children. */
-static void children_from_proc(struct pids *running, struct pids *zombies)
-{
-	char path[300], buf[4096];
-	struct dirent *e;
-	DIR *tasks = opendir("/proc/self/task");
-
-	if (!tasks)
-		return;
-	while ((e = readdir(tasks))) {
-		ssize_t n;
-		int fd;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "/proc/self/task/%s/children",
-			 e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, buf, sizeof buf - 1);
-		cw__sys_close(fd);
-		buf[n > 0 ? n : 0] = '\0';
-		for (char *p = buf, *end; *p; p = end) {
-			pid_t pid = strtol(p, &end, 10);
-
-			if (end == p)
-				break;
-			pids_add(is_zombie(pid) ? zombies : running, pid);
-		}
-	}
-	closedir(tasks);
-}
-
-static void children_from_table(struct pids *running, struct pids *zombies)
-{
-	const struct cw__child *c;
-	sigset_t saved;
-
-	cw__table_lock(&saved);
-	/* Every exit, not just the kernel's first: the census is exact. */
-	cw__collect_scan();
-	for (c = cw__table.running.head; c; c = c->next)
-		pids_add(running, c->pid);
-	for (c = cw__table.ready.head; c; c = c->next)
-		pids_add(zombies, c->pid);
-	cw__table_unlock(&saved);
-}
-
-void cw__trace_exit(void)
-{
-	struct pids running = { .n = 0 }, zombies = { .n = 0 };
 	struct line l;
 
-	if (!cw__trace_on())
-		return;
-	if (cw__reaper_mode == CW_MODE_OFF)
-		children_from_proc(&running, &zombies);
-	else
-		children_from_table(&running, &zombies);
 	line_begin(&l, "exit");
-	put_int(&l, "running", running.n);
-	put_pids(&l, "running_pids", &running);
-	put_int(&l, "unwaited", zombies.n);
-	put_pids(&l, "unwaited_pids", &zombies);
+	put_int(&l, "running", left->running.n);
+	put_pids(&l, "running_pids", &left->running);
+	put_int(&l, "unwaited", left->zombies.n);
+	put_pids(&l, "unwaited_pids", &left->zombies);
 	line_end(&l);
 }

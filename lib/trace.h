@@ -74,7 +74,18 @@ void cw__trace_sigchld(const struct cw__caller *by,
 		       const struct sigaction *now);
 void cw__trace_exec(const struct cw__caller *by, const char *path,
 		    char *const argv[], int error);
-/* The process leaves: which children it leaves behind, and how. */
-void cw__trace_exit(void);
+/* The pids of children in one state, the first CW_PIDS_LISTED listed. */
+#define CW_PIDS_LISTED 64
+struct cw__pids {
+	pid_t listed[CW_PIDS_LISTED];
+	size_t n;
+};
+
+/* What a process leaves behind as it exits (reaper.c gathers it). */
+struct cw__census {
+	struct cw__pids running, zombies;
+};
+
+void cw__trace_exit(const struct cw__census *left);
 
 #endif

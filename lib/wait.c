@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "reaper.h"
+#include "child.h"
 #include "strategy.h"
 #include "sys.h"
 

@@ -134,5 +134,10 @@ __attribute__((constructor)) static void real_constructor(void)
 /* exit(), not _exit(): what the process leaves behind, for the trace. */
 __attribute__((destructor)) static void real_destructor(void)
 {
-	cw__trace_exit();
+	struct cw__census left;
+
+	if (!cw__trace_on())
+		return;
+	cw__reaper_census(&left);
+	cw__trace_exit(&left);
 }

@@ -213,12 +213,6 @@ static int disposition_swap(const struct sigaction *act,
 			act = NULL;
 		}
 	}
-	if (act)
-		cw__reaper_sigchld_relayed(
-			act->sa_handler == SIG_IGN ? 0
-			: act->sa_flags & SA_NOCLDSTOP
-				? CW_RELAY_EXITS
-				: CW_RELAY_EXITS | CW_RELAY_STOPS);
 	pthread_mutex_unlock(&change_lock);
 	cw__signals_restore(&saved);
 	return r;
