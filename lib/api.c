@@ -244,7 +244,7 @@ CW_API cw_watcher *cw_watcher_new(const char *mode)
 	enum cw__mode asked;
 	cw_watcher *w;
 
-	if (cw__reaper_mode == CW_MODE_OFF) {
+	if (!cw__reaper_mediating()) {
 		errno = ENOTSUP;
 		return NULL;
 	}

@@ -81,7 +81,7 @@ static void children_from_table(struct cw__pids *running, struct cw__pids *zombi
 void cw__reaper_census(struct cw__census *left)
 {
 	*left = (struct cw__census){ 0 };
-	if (cw__reaper_mode == CW_MODE_OFF)
+	if (!cw__reaper_mediating())
 		children_from_proc(&left->running, &left->zombies);
 	else
 		children_from_table(&left->running, &left->zombies);

@@ -35,7 +35,7 @@ static void child_enter(pid_t pid, enum cw__owner owner,
 	struct cw__child *c;
 	sigset_t saved;
 
-	if (cw__reaper_mode == CW_MODE_OFF) {
+	if (!cw__reaper_mediating()) {
 		atomic_fetch_sub(&cw__table.creating, 1);
 		return;
 	}
@@ -67,7 +67,7 @@ void cw__child_pidfd(pid_t pid, int fd)
 	struct cw__child *c;
 	sigset_t saved;
 
-	if (cw__reaper_mode == CW_MODE_OFF)
+	if (!cw__reaper_mediating())
 		return;
 	cw__table_lock(&saved);
 	c = cw__table_find(pid);

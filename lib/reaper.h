@@ -29,8 +29,15 @@ struct cw__wait {
  * threaded where pidfd_open is refused). Never called for off. */
 enum cw__mode cw__reaper_init(enum cw__mode mode);
 bool cw__reaper_sigchld_driven(void);
-/* The mode in effect; CW_MODE_OFF until cw__reaper_init. */
+/* The mode in effect, the one place it is kept; CW_MODE_OFF until
+ * cw__reaper_init, and for good under off. */
 extern enum cw__mode cw__reaper_mode;
+
+/* Children go through the table: every mode but off. */
+static inline bool cw__reaper_mediating(void)
+{
+	return cw__reaper_mode != CW_MODE_OFF;
+}
 /* The mode the environment asked for: pidfd where it fell back. */
 extern enum cw__mode cw__reaper_mode_asked;
 /* From the shim's SIGCHLD handler: a child's state changed. Async-signal-

@@ -535,7 +535,7 @@ out:
 /* Under off the shim only traces: the kernel answers every wait. */
 int cw__wait(struct cw__wait *w)
 {
-	int r = cw__reaper_mode == CW_MODE_OFF ? wait_kernel(w)
+	int r = !cw__reaper_mediating() ? wait_kernel(w)
 					       : wait_mediated(w);
 
 	return cw__trace_on() ? wait_traced(w, r) : r;

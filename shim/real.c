@@ -15,7 +15,6 @@
 CW_INTERPOSED(CW_REAL_DEFINE)
 #undef CW_REAL_DEFINE
 
-enum cw__mode cw__shim_mode = CW_MODE_OFF;
 bool cw__shim_tracing;
 atomic_bool cw__shim_debugging;
 
@@ -96,11 +95,11 @@ static void real_resolve(void)
 	if (cw__shim_tracing)
 		REAL(sigaction)(SIGCHLD, NULL, &inherited);
 	if (mode != CW_MODE_OFF) {
-		cw__shim_mode = cw__reaper_init(mode);
+		cw__reaper_init(mode);
 		if (cw__reaper_sigchld_driven())
 			cw__sigchld_init();
 	}
-	cw__trace_start(mode, cw__shim_mode, &inherited);
+	cw__trace_start(mode, cw__reaper_mode, &inherited);
 	atomic_store(&starting, 0);
 	errno = saved_errno;
 }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "mode.h"
+#include "reaper.h"
 #include "trace.h"
 
 #define CW_EXPORT __attribute__((visibility("default")))
@@ -86,9 +87,6 @@ static inline void *cw__real_get(void **slot, const char *name)
  * ours has run. */
 void cw__real_init(void);
 
-/* The mode in effect; CW_MODE_OFF sends every call straight to libc,
- * unless the calls are traced. */
-extern enum cw__mode cw__shim_mode;
 /* CHILDWATCH_TRACE was opened: set once, at start. */
 extern bool cw__shim_tracing;
 /* The program traces processes: its waits are the kernel's (ptrace.c). */
@@ -98,7 +96,7 @@ extern atomic_bool cw__shim_debugging;
 static inline bool cw__shim_active(void)
 {
 	cw__real_init();
-	return cw__shim_mode != CW_MODE_OFF || cw__shim_tracing;
+	return cw__reaper_mediating() || cw__shim_tracing;
 }
 
 static inline bool cw__shim_off(void)

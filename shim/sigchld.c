@@ -253,7 +253,7 @@ void cw__sigchld_init(void)
 static bool mediated(int sig)
 {
 	cw__real_init();
-	return sig == SIGCHLD && cw__shim_mode != CW_MODE_OFF &&
+	return sig == SIGCHLD && cw__reaper_mediating() &&
 	       cw__reaper_sigchld_driven();
 }
 
