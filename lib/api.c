@@ -100,9 +100,9 @@ static void api_reset(void)
 static void api_register(void)
 {
 	static const struct cw__lock_ops locks = {
-		api_take,
-		api_release,
-		api_reset,
+		.take = api_take,
+		.release = api_release,
+		.reset = api_reset,
 	};
 
 	cw__locks_register(CW_LOCK_API, &locks);

@@ -15,24 +15,39 @@ static sigset_t fork_mask;
 static void locks_take(void)
 {
 	cw__signals_block(&fork_mask);
-	for (int i = 0; i < CW_LOCK_RANKS; i++)
-		if (ranks[i] && ranks[i]->take)
-			ranks[i]->take();
+	for (int i = 0; i < CW_LOCK_RANKS; i++) {
+		const struct cw__lock_ops *r = ranks[i];
+
+		if (r && r->mutex)
+			pthread_mutex_lock(r->mutex);
+		if (r && r->take)
+			r->take();
+	}
 }
 
 static void locks_release(void)
 {
-	for (int i = CW_LOCK_RANKS - 1; i >= 0; i--)
-		if (ranks[i] && ranks[i]->release)
-			ranks[i]->release();
+	for (int i = CW_LOCK_RANKS - 1; i >= 0; i--) {
+		const struct cw__lock_ops *r = ranks[i];
+
+		if (r && r->release)
+			r->release();
+		if (r && r->mutex)
+			pthread_mutex_unlock(r->mutex);
+	}
 	cw__signals_restore(&fork_mask);
 }
 
 void cw__locks_reset_child(void)
 {
-	for (int i = 0; i < CW_LOCK_RANKS; i++)
-		if (ranks[i] && ranks[i]->reset)
-			ranks[i]->reset();
+	for (int i = 0; i < CW_LOCK_RANKS; i++) {
+		const struct cw__lock_ops *r = ranks[i];
+
+		if (r && r->mutex)
+			pthread_mutex_init(r->mutex, NULL);
+		if (r && r->reset)
+			r->reset();
+	}
 }
 
 static void locks_child(void)

@@ -2,6 +2,8 @@
 #ifndef CW_LOCKS_H
 #define CW_LOCKS_H
 
+#include <pthread.h>
+
 /*
  * Every lock of the shim, in the one order in which they nest: a lock is
  * only ever taken while holding locks of lower rank. fork() takes them all
@@ -19,13 +21,15 @@ enum cw__lock_rank {
 	CW_LOCK_RANKS,
 };
 
-/* What fork does with the locks of one rank. Each runs with every signal
- * blocked in the forking thread. */
+/* What fork does with the locks of one rank: a mutex alone, or take and
+ * release for several; each runs with every signal blocked in the forking
+ * thread. */
 struct cw__lock_ops {
+	pthread_mutex_t *mutex;
 	void (*take)(void);
 	void (*release)(void);
-	/* In the child: the locks free, and the state that belongs to the
-	 * parent's other threads forgotten. */
+	/* In the child, once the mutex is new: the other locks freed, and
+	 * the state that belongs to the parent's other threads forgotten. */
 	void (*reset)(void);
 };
 

@@ -32,30 +32,11 @@ static struct piped *piped_head;
 static atomic_int piped_count;
 static pthread_once_t registered = PTHREAD_ONCE_INIT;
 
-static void piped_take_lock(void)
-{
-	pthread_mutex_lock(&piped_lock);
-}
-
-static void piped_release_lock(void)
-{
-	pthread_mutex_unlock(&piped_lock);
-}
-
-/* The child's streams are its own: each pclose() there waits for a child
+/* A forked child keeps the streams: each pclose() there waits for a child
  * the child never had, and gets ECHILD, as glibc's does. */
-static void piped_reset(void)
-{
-	pthread_mutex_init(&piped_lock, NULL);
-}
-
 static void piped_register(void)
 {
-	static const struct cw__lock_ops locks = {
-		piped_take_lock,
-		piped_release_lock,
-		piped_reset,
-	};
+	static const struct cw__lock_ops locks = { .mutex = &piped_lock };
 
 	cw__locks_register(CW_LOCK_POPEN, &locks);
 }

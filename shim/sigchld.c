@@ -218,28 +218,11 @@ static int disposition_swap(const struct sigaction *act,
 	return r;
 }
 
-static void change_take(void)
-{
-	pthread_mutex_lock(&change_lock);
-}
-
-static void change_release(void)
-{
-	pthread_mutex_unlock(&change_lock);
-}
-
-static void change_reset(void)
-{
-	pthread_mutex_init(&change_lock, NULL);
-	owner_forked();
-}
-
 void cw__sigchld_init(void)
 {
 	static const struct cw__lock_ops locks = {
-		change_take,
-		change_release,
-		change_reset,
+		.mutex = &change_lock,
+		.reset = owner_forked,
 	};
 	struct sigaction inherited;
 

@@ -22,29 +22,17 @@ static pthread_mutex_t quiet_lock = PTHREAD_MUTEX_INITIALIZER;
 static int quiet_count;
 static struct sigaction quiet_int, quiet_quit;
 
-static void quiet_take(void)
-{
-	pthread_mutex_lock(&quiet_lock);
-}
-
-static void quiet_release(void)
-{
-	pthread_mutex_unlock(&quiet_lock);
-}
-
 /* The child runs no system() of its parent's other threads. */
 static void quiet_reset(void)
 {
-	pthread_mutex_init(&quiet_lock, NULL);
 	quiet_count = 0;
 }
 
 static void quiet_register(void)
 {
 	static const struct cw__lock_ops locks = {
-		quiet_take,
-		quiet_release,
-		quiet_reset,
+		.mutex = &quiet_lock,
+		.reset = quiet_reset,
 	};
 
 	cw__locks_register(CW_LOCK_SYSTEM, &locks);
