@@ -61,3 +61,7 @@ bats_require_minimum_version 1.5.0
 @test "a program linked with -lchildwatch and not preloaded gets its callback in the default mode" {
 	run -0 "$FIX/api" sigchld
 }
+
+@test "a child forked while a dispatcher runs gets callbacks for its own children through the inherited watcher, and closes it" {
+	passes_in_every_mode "$FIX/api" forked
+}
