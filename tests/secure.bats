@@ -1,3 +1,4 @@
+#!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # Set-user-ID programs (AT_SECURE): the shim reads none of its variables, so
 # a caller can neither pick its mode nor make it write a trace.
@@ -20,7 +21,7 @@ setup()
 	"$DIR/secure" || skip "$DIR does not run set-user-ID programs"
 }
 
-teardown()
+cw_teardown()
 {
 	[[ -z ${DIR:-} ]] || rm -rf "$DIR"
 }
