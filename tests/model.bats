@@ -16,11 +16,11 @@ MODEL_OPS=${CW_MODEL_OPS:-40}
 @test "random operation sequences give the bare transcript in every mode" {
 	not_under tsan "TSan runs a handler at its next intercepted call, so where the handler's line lands in the transcript depends on timing, bare too"
 	local mode bare
-	run -0 "$FIX/model" --seeds "$MODEL_SEEDS" --ops "$MODEL_OPS"
+	run -0 bounded "$FIX/model" --seeds "$MODEL_SEEDS" --ops "$MODEL_OPS"
 	bare=$output
 	[[ $bare != *unsettled* && $bare != *": status "* ]] || false
 	for mode in "${CW_MODES[@]}"; do
-		run -0 timeout -k 5 300 env CHILDWATCH_MODE="$mode" \
+		run -0 bounded env CHILDWATCH_MODE="$mode" \
 			LD_PRELOAD="$CW_PRELOAD" \
 			"$FIX/model" --seeds "$MODEL_SEEDS" --ops "$MODEL_OPS"
 		if [[ $output != "$bare" ]]; then

@@ -6,7 +6,7 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-setup()
+cw_setup()
 {
 	not_sanitized "the loader ignores a sanitizer runtime's preload in a set-user-ID program"
 	((EUID == 0)) || skip "making a set-user-ID program needs root"

@@ -112,6 +112,15 @@ if [[ -n $CW_SANITIZER ]]; then
 	cw_sanitizer_setup || exit 1
 fi
 
+# Before each test: the file's own cw_setup, if it defines one. A test file
+# never defines setup or teardown itself.
+setup()
+{
+	if declare -F cw_setup >/dev/null; then
+		cw_setup
+	fi
+}
+
 # After each test: the file's own cw_teardown, if it defines one, then, against
 # a sanitizer build, the check that no sanitizer wrote a report. A test file
 # never defines teardown itself; it defines cw_teardown, which runs even
@@ -150,22 +159,31 @@ sanitizer_reports_none()
 read -r -a CW_MODES <<<"${CW_TEST_MODES:-safe fast threaded pidfd}"
 
 # The helpers below run programs with fd 3, bats' own output, closed: a
-# process that outlives its test (a grandchild left behind by a hang that
-# the test's time bound ended) then cannot hold bats open. A test that
+# process that outlives its test then cannot hold bats open. A test that
 # starts something in the background closes it too: cmd 3>&- &.
+#
+# They also run each program under timeout(1), which kills the program's
+# whole process group: bats ends a test at its bound by killing the test's
+# own children only, and a grandchild that hangs holding the pipe through
+# which run reads its output would hold the test, and bats, until it ended.
+# CW_RUN_BOUND seconds (120, or the test's bound if that is shorter) is
+# well above what any program of make test takes.
 
-# under MODE CMD...: run CMD with the shim preloaded in MODE. Against a
-# sanitizer build a hang (see real_programs.bats) ends at a timeout instead
-# of holding bats forever.
+# bounded CMD...: CMD, killed with its process group after CW_RUN_BOUND s.
+bounded()
+{
+	local bound=${CW_RUN_BOUND:-120}
+	((bound <= BATS_TEST_TIMEOUT)) || bound=$BATS_TEST_TIMEOUT
+	timeout -k 5 "$bound" "$@" 3>&-
+}
+
+# under MODE CMD...: run CMD with the shim preloaded in MODE; a hang (see
+# real_programs.bats) ends at CW_RUN_BOUND instead of holding bats.
 under()
 {
 	local mode=$1
 	shift
-	if [[ -n $CW_SANITIZER ]]; then
-		CHILDWATCH_MODE=$mode LD_PRELOAD=$CW_PRELOAD timeout -k 5 120 "$@" 3>&-
-	else
-		CHILDWATCH_MODE=$mode LD_PRELOAD=$CW_PRELOAD "$@" 3>&-
-	fi
+	bounded env CHILDWATCH_MODE="$mode" LD_PRELOAD="$CW_PRELOAD" "$@"
 }
 
 # cli ARGS...: the CLI from the build under test. It puts the shim in front
@@ -176,10 +194,11 @@ under()
 cli()
 {
 	if [[ -n $CW_SANITIZER ]]; then
-		LD_PRELOAD=$CW_SAN_RUNTIME ASAN_OPTIONS=$ASAN_OPTIONS:verify_asan_link_order=0 \
-			"$CW_CLI" "$@" 3>&-
+		bounded env LD_PRELOAD="$CW_SAN_RUNTIME" \
+			ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0" \
+			"$CW_CLI" "$@"
 	else
-		"$CW_CLI" "$@" 3>&-
+		bounded "$CW_CLI" "$@"
 	fi
 }
 
@@ -192,8 +211,8 @@ passes_in_modes()
 	read -r -a modes <<<"$1"
 	shift
 	for mode in "${modes[@]}"; do
-		run --separate-stderr timeout -k 5 120 \
-			env CHILDWATCH_MODE="$mode" LD_PRELOAD="$CW_PRELOAD" "$@" 3>&-
+		run --separate-stderr bounded \
+			env CHILDWATCH_MODE="$mode" LD_PRELOAD="$CW_PRELOAD" "$@"
 		if ((status != 0)); then
 			echo "mode $mode: exit status $status from $*"
 			echo "stdout: $output"
@@ -213,7 +232,7 @@ passes_in_every_mode()
 # fixture really exercises the bug the shim cures.
 loses_bare()
 {
-	run --separate-stderr "$@" 3>&-
+	run --separate-stderr bounded "$@"
 	if ((status != 1)); then
 		echo "bare run of $* exited $status, expected 1 (the loss)"
 		echo "stderr: $stderr"
@@ -225,7 +244,7 @@ loses_bare()
 same_as_bare()
 {
 	local mode want_out want_status
-	run "$@" 3>&-
+	run bounded "$@"
 	want_out=$output
 	want_status=$status
 	for mode in "${CW_MODES[@]}"; do
@@ -359,14 +378,14 @@ hammer_traces_parse()
 model_matches_bare_on_busy_cpus()
 {
 	local seeds=$1 ops=$2 runs=$3 mode bare i
-	run -0 "$FIX/model" --seeds "$seeds" --ops "$ops"
+	run -0 bounded "$FIX/model" --seeds "$seeds" --ops "$ops"
 	bare=$output
 	busy_cpus
 	for mode in "${CW_MODES[@]}"; do
 		for ((i = 1; i <= runs; i++)); do
-			run timeout -k 5 300 env CHILDWATCH_MODE="$mode" \
+			run bounded env CHILDWATCH_MODE="$mode" \
 				LD_PRELOAD="$CW_PRELOAD" \
-				"$FIX/model" --seeds "$seeds" --ops "$ops" 3>&-
+				"$FIX/model" --seeds "$seeds" --ops "$ops"
 			[[ $output == "$bare" ]] && continue
 			echo "mode $mode, run $i, differs from bare (seeds $seeds, ops $ops):"
 			diff <(echo "$bare") <(echo "$output") | head -10
@@ -381,7 +400,7 @@ model_matches_bare_on_busy_cpus()
 # safe and fast, _Fork (which takes no lock) in every mode.
 fork_in_handler_passes()
 {
-	run -0 "$FIX/faults" fork-in-handler "$1"
+	run -0 bounded "$FIX/faults" fork-in-handler "$1"
 	passes_in_modes "safe fast" timeout -k 5 60 "$FIX/faults" fork-in-handler "$1"
 	same_as_bare "$FIX/faults" _Fork-in-handler "$1"
 }

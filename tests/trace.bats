@@ -14,7 +14,7 @@ else
 	CW_ASAN=$CW_ROOT/build/childwatch-asan
 fi
 
-setup()
+cw_setup()
 {
 	TRACE=$BATS_TEST_TMPDIR/trace.jsonl
 }
