@@ -32,8 +32,8 @@ FIXTURES := $(patsubst tests/fixtures/%.c,$(B)/fixtures/%,$(wildcard tests/fixtu
 LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LIB_SRC))
 SHIM_OBJ := $(patsubst %.c,$(B)/%.o,$(SHIM_SRC)) $(patsubst %.S,$(B)/%.o,$(SHIM_ASM))
 
-.PHONY: all test demo fixtures clean format lint bench bench-smoke soak \
-	check-asan check-tsan check-valgrind fuzz
+.PHONY: all test check stress demo fixtures clean format lint bench \
+	bench-smoke soak check-asan check-tsan check-valgrind fuzz
 .DELETE_ON_ERROR:
 
 all: $(B)/libchildwatch.so $(B)/childwatch
@@ -95,9 +95,20 @@ $(B)/childwatch-asan: $(CLI_SRC) $(CLI_HDR) lib/mode.c
 		$(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) lib/mode.c
 
 # bats-core is pinned: make test fetches it when the machine has none.
+# make test runs every behaviour in every mode, the load tests at small
+# sizes (tests/*.bats); make check runs it, then the load tests at full size
+# (tests/stress/*.bats). Each test has a time bound (tests/test_helper.bash;
+# BATS_TEST_TIMEOUT=SECONDS overrides it).
 test: all fixtures $(B)/lost_child $(BENCH) $(B)/childwatch-asan
 	@bats=$$(tests/install-bats.sh $(B)/bats $(BATS_VERSION)) && \
 		"$$bats" --timing tests/
+
+stress: all fixtures
+	@bats=$$(tests/install-bats.sh $(B)/bats $(BATS_VERSION)) && \
+		"$$bats" --timing tests/stress/
+
+check: test
+	@$(MAKE) --no-print-directory stress
 
 # The suite again against sanitizer builds of the library, the CLI and the
 # fixtures, each in its own directory (B=build/asan, build/tsan) so that they

@@ -1,3 +1,4 @@
+#!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # The public watcher API (childwatch.h) under each mode, after CPython's
 # child-watcher tests, with real children: build/fixtures/api CASE.

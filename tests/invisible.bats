@@ -1,3 +1,4 @@
+#!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # The shim leaves no trace the program could see: errno, file descriptors,
 # signal masks, zombies, nested processes and output stay as without it.

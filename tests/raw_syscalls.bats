@@ -1,3 +1,4 @@
+#!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # Waits made with syscall(2) itself (GLib, tokio) and pidfds are mediated
 # like libc's wrappers.

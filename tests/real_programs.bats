@@ -1,3 +1,4 @@
+#!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # Real programs (bash, dash, GNU make, ninja, xargs, python3, perl, node,
 # tclsh, and strace and gdb preloaded themselves) print the same and exit the
@@ -18,30 +19,6 @@ REAL=$BATS_TEST_DIRNAME/fixtures/real
 if [[ $CW_SANITIZER == asan ]]; then
 	read -r -a CW_MODES <<<"${CW_MODES[*]/threaded/}"
 fi
-
-# need PROGRAM: skip the test when PROGRAM is not installed.
-need()
-{
-	command -v "$1" >/dev/null || skip "$1 is not installed"
-}
-
-# need_ptrace: skip the test where ptrace is refused (containers may).
-need_ptrace()
-{
-	need strace
-	strace -f -o /dev/null true 2>/dev/null ||
-		skip "ptrace is not permitted here"
-}
-
-# output_is <<EOF: the last run printed exactly the here-document.
-output_is()
-{
-	local want
-	want=$(cat)
-	[[ $output == "$want" ]] && return
-	printf 'expected:\n%s\nactual:\n%s\n' "$want" "$output"
-	return 1
-}
 
 @test "bash background jobs give their own statuses to wait PID, wait -n and a late wait" {
 	run -0 bash "$REAL/jobs.sh"

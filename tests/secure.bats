@@ -1,3 +1,4 @@
+#!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # Set-user-ID programs (AT_SECURE): the shim reads none of its variables, so
 # a caller can neither pick its mode nor make it write a trace.
@@ -5,7 +6,7 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-setup()
+cw_setup()
 {
 	not_sanitized "the loader ignores a sanitizer runtime's preload in a set-user-ID program"
 	((EUID == 0)) || skip "making a set-user-ID program needs root"
@@ -20,7 +21,7 @@ setup()
 	"$DIR/secure" || skip "$DIR does not run set-user-ID programs"
 }
 
-teardown()
+cw_teardown()
 {
 	[[ -z ${DIR:-} ]] || rm -rf "$DIR"
 }

@@ -9,12 +9,6 @@ census()
 	run -0 under "$1" "$FIX/census" 200
 }
 
-# strace is installed and ptrace is allowed (containers may refuse it).
-strace_works()
-{
-	strace -f -o /dev/null true 2>/dev/null
-}
-
 # Wait system calls the shim makes for 10 exits with 300 idle children.
 waits_for_ten_exits()
 {

@@ -1,3 +1,4 @@
+#!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # The lifecycle trace (CHILDWATCH_TRACE, childwatch --trace), childwatch
 # report and childwatch diagnose: they name who took whose child.
@@ -13,28 +14,9 @@ else
 	CW_ASAN=$CW_ROOT/build/childwatch-asan
 fi
 
-setup()
+cw_setup()
 {
 	TRACE=$BATS_TEST_TMPDIR/trace.jsonl
-}
-
-# traced MODE CMD...: run CMD with the shim in MODE, tracing to $TRACE.
-traced()
-{
-	local mode=$1
-	shift
-	CHILDWATCH_TRACE=$TRACE CHILDWATCH_MODE=$mode LD_PRELOAD=$CW_PRELOAD "$@"
-}
-
-# every_line_parses FILE: each line of FILE is one JSON object.
-every_line_parses()
-{
-	python3 -c '
-import json, sys
-for n, line in enumerate(open(sys.argv[1]), 1):
-    if not isinstance(json.loads(line), dict):
-        sys.exit("line %d is not an object" % n)
-' "$1"
 }
 
 @test "diagnose names each child system() lost, the thief's call site, and exits with the program's status" {
@@ -201,17 +183,9 @@ if r["lost"] or r["zombies"]: sys.exit("lost or zombies in %s" % r)
 }
 
 @test "every traced event of every mode is one whole JSON line" {
-	# hammer's 10,000 children, traced under TSan, once outlasted its
-	# 30 s alarm in threaded; a quarter still races 4 spawners and a thief.
-	local children=${CW_SANITIZER:+2500}
-	for mode in "${CW_MODES[@]}"; do
-		traced "$mode" "$FIX/hammer" $children >/dev/null
-	done
-	every_line_parses "$TRACE"
-	run -0 "$CW_CLI" report "$TRACE"
-	TRACE=$BATS_TEST_TMPDIR/off.jsonl
-	traced off "$FIX/hammer" $children >/dev/null || true
-	every_line_parses "$TRACE"
+	# 500 children of hammer's four spawners and its thief; make check
+	# traces 10,000 (tests/stress/hammer.bats).
+	hammer_traces_parse 500
 }
 
 @test "report and diagnose answer --help, and refuse bad usage in one line with status 2" {

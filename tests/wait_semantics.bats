@@ -1,3 +1,4 @@
+#!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # The wait family keeps the kernel's semantics under the shim: each fixture
 # passes bare, and must pass the same way in every mediating mode.
