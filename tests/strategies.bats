@@ -71,3 +71,19 @@ waits_for_ten_exits()
 		LD_PRELOAD="$CW_PRELOAD" "$FIX/census" 20
 	grep -q '"mode":"pidfd"' "$BATS_TEST_TMPDIR/t"
 }
+
+# bash blocks SIGCHLD and then waits for any child: a wait that slept on a
+# timer to notice the exit showed as one timed-out futex wait per command.
+@test "a bash script of 50 commands makes no timed wait that times out, in any mode" {
+	strace_works || skip "strace is missing or may not trace here"
+	for mode in "${CW_MODES[@]}"; do
+		run -0 timeout -k 5 60 strace -f -qq -e trace=futex,epoll_pwait,ppoll,pselect6 \
+			-o "$BATS_TEST_TMPDIR/$mode" env CHILDWATCH_MODE="$mode" \
+			LD_PRELOAD="$CW_PRELOAD" bash -c \
+			'n=0; for i in $(seq 50); do /bin/true && n=$((n + 1)); done; echo $n'
+		[[ $output == 50 ]] || { echo "mode $mode: $output"; false; }
+		run grep -c ETIMEDOUT "$BATS_TEST_TMPDIR/$mode"
+		[[ $output == 0 ]] ||
+			{ echo "mode $mode: $output timed-out waits"; false; }
+	done
+}
