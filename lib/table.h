@@ -24,8 +24,8 @@ enum cw__state {
 	CHILD_RUNNING,	 /* no exit seen yet (stops are left in the kernel) */
 	CHILD_EXITED,	 /* a zombie: the kernel holds its status and its pid */
 	CHILD_COLLECTED, /* reaped by the watcher; the status is kept here */
-	CHILD_CONSUMED,	 /* a wait for any child took it; kept for one late
-			    wait for this very pid */
+	CHILD_CONSUMED,	 /* a wait took it; kept for one late wait for this
+			    very pid (see for_creator) */
 };
 
 struct cw__child {
@@ -33,6 +33,7 @@ struct cw__child {
 	struct cw__child *prev, *next; /* in the list of its state */
 	pid_t pid;
 	pthread_t creator; /* for __WNOTHREAD; 0 for an adopted child */
+	pid_t creator_tid; /* the kernel's parent thread, for waits' order */
 	pid_t pgid;    /* at collection: getpgid() fails once it is reaped */
 	uint32_t gen;  /* tells a reused pid's entry from the old one */
 	unsigned char owner, state;
@@ -48,6 +49,9 @@ struct cw__child {
 	struct cw__wait_args taken_args;
 	pid_t taken_tid;
 	bool theft_traced; /* one theft-averted event per child */
+	/* CHILD_CONSUMED by another component's wait for this pid: kept for
+	 * the creating component's wait alone. */
+	bool for_creator;
 };
 
 struct cw__list {

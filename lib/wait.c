@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "component.h"
 #include "reaper.h"
 #include "strategy.h"
 #include "sys.h"
@@ -68,6 +69,32 @@ static bool is_exit(int code)
 	return code == CLD_EXITED || code == CLD_KILLED || code == CLD_DUMPED;
 }
 
+/*
+ * w took c's exit (w->si). Who else may still have it, once:
+ * - taken by a wait for any child: one late wait for this very pid,
+ *   whoever makes it (the thief could not have known whose it was);
+ * - taken by a wait for this pid from a component (loaded object) other
+ *   than the one that created c: the creator's next wait for the pid.
+ *   Any other wait for it, the taker's own again included, gets ECHILD,
+ *   as bare: a loop that waits until ECHILD never sees a status twice.
+ */
+static void consumed(struct cw__child *c, const struct cw__wait *w)
+{
+	bool by_pid = w->idtype == P_PID;
+
+	if (c->owner != CW_OWNER_PROGRAM || c->state == CHILD_CONSUMED ||
+	    (by_pid && cw__same_component(w->by.site, c->spawned.site))) {
+		cw__table_remove(c);
+		return;
+	}
+	child_keep(c, &w->si, &w->ru);
+	c->taken = w->by;
+	c->taken_args = w->args;
+	c->taken_tid = cw__sys_gettid();
+	c->for_creator = by_pid;
+	cw__table_move(c, CHILD_CONSUMED);
+}
+
 /* Hands c's event to w if it has one w asked for: the pid, 0 when it has
  * none, -ECHILD when c turned out to be gone. */
 static int deliver(struct cw__child *c, struct cw__wait *w)
@@ -102,19 +129,75 @@ static int deliver(struct cw__child *c, struct cw__wait *w)
 	if ((w->options & WNOWAIT) || !is_exit(w->si.si_code))
 		return pid;
 	cw__child_unwatch(c);
-	/* A late wait for this very pid still gets the status it would have
-	 * had, had nobody else waited first. */
-	if (c->owner == CW_OWNER_PROGRAM && c->state != CHILD_CONSUMED &&
-	    w->idtype != P_PID) {
-		child_keep(c, &w->si, &w->ru);
-		c->taken = w->by;
-		c->taken_args = w->args;
-		c->taken_tid = cw__sys_gettid();
-		cw__table_move(c, CHILD_CONSUMED);
-	} else {
-		cw__table_remove(c);
-	}
+	consumed(c, w);
 	return pid;
+}
+
+/* Records of children reaped by pid while their creation was under way. */
+static size_t early_records;
+
+/*
+ * w reaped, in the kernel, a pid the table did not know while a creation
+ * was under way: a SIGCHLD handler that waits for si_pid can run before
+ * fork() returns in its parent. The creation may be that child's: keep its
+ * status, to be claimed when the creation registers the pid.
+ */
+static void early_keep(struct cw__wait *w)
+{
+	struct cw__child *c;
+	sigset_t saved;
+
+	cw__table_lock(&saved);
+	c = cw__table_find(w->id);
+	/* Registered meanwhile: it is that child, and w took its exit. */
+	if (c && (c->state == CHILD_RUNNING || c->state == CHILD_EXITED)) {
+		cw__child_unwatch(c);
+		consumed(c, w);
+		goto out_unlock;
+	}
+	if (c)
+		goto out_unlock;
+	c = cw__table_add(w->id, CW_OWNER_PROGRAM, 0);
+	if (!c)
+		goto out_unlock;
+	child_keep(c, &w->si, &w->ru);
+	c->taken = w->by;
+	c->taken_args = w->args;
+	c->taken_tid = cw__sys_gettid();
+	c->for_creator = true;
+	cw__table_move(c, CHILD_CONSUMED);
+	early_records++;
+out_unlock:
+	cw__table_unlock(&saved);
+}
+
+bool cw__record_claim(struct cw__child *c, enum cw__owner owner,
+		      const struct cw__caller *by)
+{
+	if (c->state != CHILD_CONSUMED || !c->for_creator || c->spawned.site)
+		return false;
+	early_records--;
+	if (cw__same_component(c->taken.site, by->site)) {
+		cw__table_remove(c);
+		return true;
+	}
+	c->spawned = *by;
+	c->owner = owner;
+	return true;
+}
+
+void cw__records_unclaimed_drop(void)
+{
+	struct cw__child *c, *tmp;
+
+	if (!early_records)
+		return;
+	cw__list_for_each_safe(c, tmp, &cw__table.records)
+	{
+		if (c->for_creator && !c->spawned.site)
+			cw__table_remove(c);
+	}
+	early_records = 0;
 }
 
 static int take_pid(struct cw__wait *w)
@@ -125,6 +208,11 @@ static int take_pid(struct cw__wait *w)
 	if (!c)
 		return NOT_OURS;
 	if (c->owner != w->as || !matches(c, w))
+		return -ECHILD;
+	/* Unclaimed yet (no creation site), the record is nobody's. */
+	if (c->state == CHILD_CONSUMED && c->for_creator &&
+	    (!c->spawned.site ||
+	     !cw__same_component(w->by.site, c->spawned.site)))
 		return -ECHILD;
 	r = deliver(c, w);
 	/* Already reaped: no stop or continue can follow. */
@@ -455,7 +543,7 @@ static int wait_held(struct cw__wait *w, uint32_t gen, sigset_t *saved)
 		c = cw__table_find(w->id);
 		if (c && c->gen == gen) {
 			cw__child_unwatch(c);
-			cw__table_remove(c);
+			consumed(c, w);
 		}
 	}
 	return w->si.si_pid;
@@ -526,8 +614,14 @@ out:
 	if (gen)
 		waiter_count(w->id, gen, -1);
 	cw__table_unlock(&saved);
-	if (r == NOT_OURS)
+	if (r == NOT_OURS) {
+		bool creating = atomic_load(&cw__table.creating) > 0;
+
 		r = wait_kernel(w);
+		if (creating && r > 0 && w->idtype == P_PID &&
+		    is_exit(w->si.si_code) && !(w->options & WNOWAIT))
+			early_keep(w);
+	}
 	return r;
 }
 

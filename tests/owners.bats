@@ -34,3 +34,8 @@ bats_require_minimum_version 1.5.0
 	run -0 "$FIX/popen_fclose"
 	passes_in_every_mode "$FIX/popen_fclose"
 }
+
+@test "a library's waitpid(pid) still gets its child's status after another component's SIGCHLD handler reaped it by si_pid" {
+	loses_bare "$FIX/pid_thief"
+	passes_in_every_mode "$FIX/pid_thief"
+}
