@@ -54,6 +54,7 @@ static void child_enter(pid_t pid, enum cw__owner owner,
 	}
 	if (atomic_fetch_sub(&cw__table.creating, 1) == 1)
 		cw__records_unclaimed_drop();
+	cw__wait_created();
 	cw__table_changed();
 	cw__table_unlock(&saved);
 }

@@ -52,6 +52,9 @@ struct cw__child {
 	/* CHILD_CONSUMED by another component's wait for this pid: kept for
 	 * the creating component's wait alone. */
 	bool for_creator;
+	/* Exited while SIGCHLD was not ignored: a wait for any child may
+	 * still take it once the program ignores SIGCHLD, as the kernel's. */
+	bool kept_zombie;
 };
 
 struct cw__list {

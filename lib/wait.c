@@ -200,6 +200,107 @@ void cw__records_unclaimed_drop(void)
 	early_records = 0;
 }
 
+/*
+ * SIGCHLD ignored (SIG_IGN or SA_NOCLDWAIT) in the program's view, while
+ * the kernel's disposition is the shim's handler: the kernel would reap
+ * each child as it exits, and a wait for any child would only wait for
+ * the last one to go. The shim reaps instead, and keeps each status as a
+ * record for one late wait for that pid: system(), pclose() and a
+ * waitpid(pid) get their child's status where bare they get ECHILD.
+ */
+static atomic_bool ignored;
+
+static bool reap_into(struct cw__child *c)
+{
+	pid_t pgid = cw__sys_getpgid(c->pid);
+	siginfo_t si = { 0 };
+	struct rusage ru;
+	int r = cw__sys_waitid(P_PID, c->pid, &si,
+			       WEXITED | WNOHANG | __WALL, &ru);
+
+	if (r < 0 || si.si_pid != c->pid)
+		return false;
+	cw__trace_reaped(c->pid, &si);
+	child_keep(c, &si, &ru);
+	c->pgid = pgid;
+	return true;
+}
+
+static void autoreap(void)
+{
+	static const struct cw__caller kernel = { "SIG_IGN", NULL };
+	struct cw__child *c, *tmp;
+
+	cw__strategy->collect();
+	cw__list_for_each_safe(c, tmp, &cw__table.ready)
+	{
+		if (c->owner != CW_OWNER_PROGRAM || c->kept_zombie ||
+		    c->specific_waiters)
+			continue;
+		if (c->state == CHILD_EXITED && !reap_into(c)) {
+			cw__child_vanished(c);
+			continue;
+		}
+		c->taken = kernel;
+		memset(&c->taken_args, 0, sizeof c->taken_args);
+		c->taken_tid = cw__sys_gettid();
+		c->for_creator = false;
+		cw__table_move(c, CHILD_CONSUMED);
+	}
+	/* Zombies the table never knew (a raw clone): the kernel's to reap. */
+	for (;;) {
+		siginfo_t si = { 0 };
+		int r = cw__sys_waitid(P_ALL, 0, &si,
+				       WEXITED | WNOHANG | WNOWAIT, NULL);
+
+		if (r < 0 || si.si_pid == 0 ||
+		    atomic_load(&cw__table.creating) > 0)
+			break;
+		c = cw__table_find(si.si_pid);
+		if (c && c->state != CHILD_CONSUMED)
+			break;
+		cw__sys_waitid(P_PID, si.si_pid, &si, WEXITED | WNOHANG, NULL);
+	}
+}
+
+void cw__children_autoreap(void)
+{
+	sigset_t saved;
+
+	if (!atomic_load(&ignored))
+		return;
+	cw__table_lock(&saved);
+	autoreap();
+	cw__table_unlock(&saved);
+}
+
+void cw__wait_created(void)
+{
+	/* Its SIGCHLD may have come before it was known, and gone unheeded. */
+	if (atomic_load(&ignored) && atomic_load(&cw__table.creating) == 0)
+		autoreap();
+}
+
+void cw__wait_sigchld_ignored(bool on)
+{
+	struct cw__child *c;
+	sigset_t saved;
+
+	if (atomic_load(&ignored) == on || !cw__strategy)
+		return;
+	cw__table_lock(&saved);
+	if (on) {
+		cw__strategy->collect();
+		for (c = cw__table.ready.head; c; c = c->next)
+			c->kept_zombie = true;
+	} else {
+		autoreap();
+	}
+	atomic_store(&ignored, on);
+	cw__table_changed();
+	cw__table_unlock(&saved);
+}
+
 static int take_pid(struct cw__wait *w)
 {
 	struct cw__child *c = cw__table_find(w->id);
@@ -271,7 +372,9 @@ static struct cw__child *oldest_exit(const struct cw__wait *w)
 	struct cw__child *c, *oldest = NULL;
 
 	for (c = cw__table.ready.head; c; c = c->next)
-		if (takeable(c, w) && (!oldest || c->gen < oldest->gen))
+		if (takeable(c, w) && (!oldest || c->gen < oldest->gen) &&
+		    !(atomic_load(&ignored) && c->owner == CW_OWNER_PROGRAM &&
+		      !c->kept_zombie))
 			oldest = c;
 	return oldest;
 }
@@ -314,6 +417,8 @@ static int take(struct cw__wait *w)
 
 	if (w->idtype == P_PID)
 		return take_pid(w);
+	if (atomic_load(&ignored) && w->as == CW_OWNER_PROGRAM)
+		autoreap();
 	cw__strategy->catch_up(w->idtype, w->id);
 	r = take_any(w);
 	if (r == 0 || r == -ECHILD) {

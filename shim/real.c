@@ -85,8 +85,7 @@ static void real_resolve(void)
 	}
 	if (mode != CW_MODE_OFF) {
 		cw__shim_mode = cw__reaper_init(mode);
-		if (cw__reaper_sigchld_driven())
-			cw__sigchld_init();
+		cw__sigchld_init();
 	}
 	cw__trace_start(mode, cw__shim_mode, &inherited);
 	atomic_store(&starting, 0);
