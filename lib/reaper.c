@@ -50,6 +50,10 @@ static void child_enter(pid_t pid, enum cw__owner owner,
 		if (c) {
 			c->spawned = *by;
 			c->creator_tid = cw__sys_gettid();
+			if (!cw__table.one_creator)
+				cw__table.one_creator = c->creator_tid;
+			else if (cw__table.one_creator != c->creator_tid)
+				cw__table.many_creators = true;
 		}
 	}
 	if (atomic_fetch_sub(&cw__table.creating, 1) == 1)

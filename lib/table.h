@@ -78,6 +78,11 @@ struct cw__table {
 	uint32_t next_gen;
 	size_t program_children; /* the program's, not yet consumed */
 	size_t unwatched;	 /* running children no watcher reports */
+	/* The thread that created every child so far, until a second one
+	 * does: waits for any child then follow the kernel's per-thread
+	 * order. */
+	pid_t one_creator;
+	bool many_creators;
 	/* Creations between the kernel's and our table's knowing of a pid. */
 	atomic_int creating;
 };

@@ -367,12 +367,39 @@ static bool takeable(struct cw__child *c, const struct cw__wait *w)
 	return kernel_match(c, w);
 }
 
-static struct cw__child *oldest_exit(const struct cw__wait *w)
+/*
+ * The kernel looks at the calling thread's children first, then at each
+ * other thread's, in the order the threads were created, from the caller's
+ * on: with thread ids handed out in creation order, that is the distance
+ * from the caller's id up, wrapping. Children the kernel handed on from a
+ * thread that exited are still counted as their creator's.
+ */
+static uint32_t thread_rank(const struct cw__child *c, pid_t self)
+{
+	return (uint32_t)(c->creator_tid - self);
+}
+
+/* Only the children of one thread, when the process has made children
+ * from several. */
+struct rank_filter {
+	bool on;
+	pid_t self;
+	uint32_t rank;
+};
+
+static bool in_rank(const struct cw__child *c, const struct rank_filter *f)
+{
+	return !f->on || thread_rank(c, f->self) == f->rank;
+}
+
+static struct cw__child *oldest_exit(const struct cw__wait *w,
+				     const struct rank_filter *f)
 {
 	struct cw__child *c, *oldest = NULL;
 
 	for (c = cw__table.ready.head; c; c = c->next)
-		if (takeable(c, w) && (!oldest || c->gen < oldest->gen) &&
+		if (in_rank(c, f) && takeable(c, w) &&
+		    (!oldest || c->gen < oldest->gen) &&
 		    !(atomic_load(&ignored) && c->owner == CW_OWNER_PROGRAM &&
 		      !c->kept_zombie))
 			oldest = c;
@@ -380,24 +407,25 @@ static struct cw__child *oldest_exit(const struct cw__wait *w)
 }
 
 /*
- * A wait for any child takes the child the kernel would: the kernel looks
- * at children in the order they were created, and takes the first with an
- * event asked for, an exit or a stop alike.
+ * Within one thread's children, a wait for any child takes the child the
+ * kernel would: the kernel looks at them in the order they were created,
+ * and takes the first with an event asked for, an exit or a stop alike.
  */
-static int take_any(struct cw__wait *w)
+static int take_ranked(struct cw__wait *w, const struct rank_filter *f)
 {
 	bool stops = w->options & (WSTOPPED | WCONTINUED);
 	struct cw__child *c, *tmp, *exit;
 	int r;
 
 	for (;;) {
-		exit = w->options & WEXITED ? oldest_exit(w) : NULL;
+		exit = w->options & WEXITED ? oldest_exit(w, f) : NULL;
 		if (stops) {
 			cw__list_for_each_safe(c, tmp, &cw__table.running)
 			{
 				if (exit && c->gen > exit->gen)
 					break;
-				if (takeable(c, w) && (r = deliver(c, w)) > 0)
+				if (in_rank(c, f) && takeable(c, w) &&
+				    (r = deliver(c, w)) > 0)
 					return r;
 			}
 		}
@@ -408,6 +436,49 @@ static int take_any(struct cw__wait *w)
 		if (r > 0)
 			return r;
 	}
+	return 0;
+}
+
+/* The lowest rank from f->rank on among the children w may see, in f. */
+static bool rank_next(const struct cw__wait *w, struct rank_filter *f)
+{
+	const struct cw__list *lists[] = { &cw__table.running,
+					   &cw__table.ready };
+	const struct cw__child *c;
+	uint32_t best = 0, r;
+	bool found = false;
+
+	for (size_t i = 0; i < 2; i++) {
+		for (c = lists[i]->head; c; c = c->next) {
+			r = thread_rank(c, f->self);
+			if (r < f->rank || (found && r >= best) ||
+			    !kernel_match(c, w))
+				continue;
+			best = r;
+			found = true;
+		}
+	}
+	f->rank = best;
+	return found;
+}
+
+static int take_any(struct cw__wait *w)
+{
+	struct rank_filter f = { .on = cw__table.many_creators };
+	int r;
+
+	if (!f.on) {
+		r = take_ranked(w, &f);
+	} else {
+		f.self = cw__sys_gettid();
+		for (r = 0; r == 0 && rank_next(w, &f); f.rank++) {
+			r = take_ranked(w, &f);
+			if (r || f.rank == UINT32_MAX)
+				break;
+		}
+	}
+	if (r)
+		return r;
 	return has_child(w) ? 0 : -ECHILD;
 }
 
@@ -494,7 +565,7 @@ static int block_until_changed(uint32_t seq, sigset_t *saved)
 static int block(struct cw__wait *w, sigset_t *saved)
 {
 	int peek = (w->options & (WEXITED | WSTOPPED | WCONTINUED |
-				  __WNOTHREAD)) | WNOWAIT;
+				  __WNOTHREAD | __WALL | __WCLONE)) | WNOWAIT;
 	uint32_t seq = atomic_load(&cw__table.seq);
 	siginfo_t si = { 0 };
 	struct cw__child *c;
@@ -585,7 +656,8 @@ static int wait_kernel(struct cw__wait *w)
 }
 
 /*
- * __WCLONE alone asks for clone children, which the shim never creates; a
+ * __WCLONE alone asks for clone children, which the shim creates only for
+ * system() and popen(), whose waits ask by pid with __WALL; a
  * wait for any child with __WALL is a debugger's or a thread library's,
  * for tracees that need not be children at all. Only the kernel knows
  * those, so it answers, once the statuses fast mode holds are handed out.
