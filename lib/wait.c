@@ -69,6 +69,18 @@ static bool is_exit(int code)
 	return code == CLD_EXITED || code == CLD_KILLED || code == CLD_DUMPED;
 }
 
+/* c's status, kept as taken by a call with args, for one wait for its pid
+ * (the creator's alone when for_creator). */
+static void record_keep(struct cw__child *c, const struct cw__caller *by,
+			const struct cw__wait_args *args, bool for_creator)
+{
+	c->taken = *by;
+	c->taken_args = *args;
+	c->taken_tid = cw__sys_gettid();
+	c->for_creator = for_creator;
+	cw__table_move(c, CHILD_CONSUMED);
+}
+
 /*
  * w took c's exit (w->si). Who else may still have it, once:
  * - taken by a wait for any child: one late wait for this very pid,
@@ -88,11 +100,7 @@ static void consumed(struct cw__child *c, const struct cw__wait *w)
 		return;
 	}
 	child_keep(c, &w->si, &w->ru);
-	c->taken = w->by;
-	c->taken_args = w->args;
-	c->taken_tid = cw__sys_gettid();
-	c->for_creator = by_pid;
-	cw__table_move(c, CHILD_CONSUMED);
+	record_keep(c, &w->by, &w->args, by_pid);
 }
 
 /* Hands c's event to w if it has one w asked for: the pid, 0 when it has
@@ -161,11 +169,7 @@ static void early_keep(struct cw__wait *w)
 	if (!c)
 		goto out_unlock;
 	child_keep(c, &w->si, &w->ru);
-	c->taken = w->by;
-	c->taken_args = w->args;
-	c->taken_tid = cw__sys_gettid();
-	c->for_creator = true;
-	cw__table_move(c, CHILD_CONSUMED);
+	record_keep(c, &w->by, &w->args, true);
 	early_records++;
 out_unlock:
 	cw__table_unlock(&saved);
@@ -229,6 +233,7 @@ static bool reap_into(struct cw__child *c)
 static void autoreap(void)
 {
 	static const struct cw__caller kernel = { "SIG_IGN", NULL };
+	static const struct cw__wait_args none;
 	struct cw__child *c, *tmp;
 
 	cw__strategy->collect();
@@ -241,11 +246,7 @@ static void autoreap(void)
 			cw__child_vanished(c);
 			continue;
 		}
-		c->taken = kernel;
-		memset(&c->taken_args, 0, sizeof c->taken_args);
-		c->taken_tid = cw__sys_gettid();
-		c->for_creator = false;
-		cw__table_move(c, CHILD_CONSUMED);
+		record_keep(c, &kernel, &none, false);
 	}
 	/* Zombies the table never knew (a raw clone): the kernel's to reap. */
 	for (;;) {
