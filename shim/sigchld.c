@@ -515,6 +515,7 @@ void cw__sigchld_exec_failed(void)
  */
 bool cw__sigchld_spawn_begin(void)
 {
+	struct sigaction prog;
 	sigset_t saved;
 	unsigned cur;
 	bool ign;
@@ -523,9 +524,10 @@ bool cw__sigchld_spawn_begin(void)
 		return false;
 	cw__signals_block(&saved);
 	pthread_mutex_lock(&change_lock);
-	ign = slot_read(&cur).sa_handler == SIG_IGN;
+	prog = slot_read(&cur);
+	ign = prog.sa_handler == SIG_IGN;
 	if (ign && spawning++ == 0)
-		real_install(&slots[cur >> 1 & 1]);
+		real_install(&prog);
 	pthread_mutex_unlock(&change_lock);
 	cw__signals_restore(&saved);
 	return ign;
