@@ -85,7 +85,14 @@ $(B)/fixtures/thief.so: tests/fixtures/preload/thief.c Makefile
 	$(CC) $(FIX_CFLAGS) -fPIC -shared $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
 		-o $@ $<
 
-fixtures: $(FIXTURES) $(B)/fixtures/thief.so
+# Components of one program, which pid_thief loads from its own directory.
+FIXTURE_SOS := $(patsubst tests/fixtures/so/%.c,$(B)/fixtures/%.so,$(wildcard tests/fixtures/so/*.c))
+$(FIXTURE_SOS): $(B)/fixtures/%.so: tests/fixtures/so/%.c Makefile
+	@mkdir -p $(@D)
+	$(CC) $(FIX_CFLAGS) -fPIC -shared -fvisibility=hidden $(CPPFLAGS) \
+		$(CFLAGS) $(LDFLAGS) -o $@ $<
+
+fixtures: $(FIXTURES) $(B)/fixtures/thief.so $(FIXTURE_SOS)
 
 # The CLI with AddressSanitizer and UBSan: tests/trace.bats feeds the
 # trace reader bad input through it.

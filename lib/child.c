@@ -55,18 +55,25 @@ void cw__child_probe(struct cw__child *c)
 	}
 }
 
+/* system()'s and popen()'s children are clone children, which the
+ * kernel's answer for a wait without __WALL leaves out. */
+static bool gone_with_the_rest(const struct cw__child *c)
+{
+	return !c->specific_waiters && c->owner != CW_OWNER_COMMAND;
+}
+
 void cw__children_gone(void)
 {
 	struct cw__child *c, *tmp;
 
 	cw__list_for_each_safe(c, tmp, &cw__table.running)
 	{
-		if (!c->specific_waiters)
+		if (gone_with_the_rest(c))
 			cw__child_vanished(c);
 	}
 	cw__list_for_each_safe(c, tmp, &cw__table.ready)
 	{
-		if (c->state == CHILD_EXITED && !c->specific_waiters)
+		if (c->state == CHILD_EXITED && gone_with_the_rest(c))
 			cw__child_vanished(c);
 	}
 }

@@ -44,12 +44,21 @@ static void child_enter(pid_t pid, enum cw__owner owner,
 	 * are waited for in the kernel anyway. Watchers are armed for the
 	 * children that need an asynchronous notice (the C API's). */
 	cw__table_lock(&saved);
-	if (pid > 0) {
+	c = pid > 0 ? cw__table_find(pid) : NULL;
+	if (pid > 0 && !(c && cw__record_claim(c, owner, by))) {
 		c = cw__table_add(pid, owner, pthread_self());
-		if (c)
+		if (c) {
 			c->spawned = *by;
+			c->creator_tid = cw__sys_gettid();
+			if (!cw__table.one_creator)
+				cw__table.one_creator = c->creator_tid;
+			else if (cw__table.one_creator != c->creator_tid)
+				cw__table.many_creators = true;
+		}
 	}
-	atomic_fetch_sub(&cw__table.creating, 1);
+	if (atomic_fetch_sub(&cw__table.creating, 1) == 1)
+		cw__records_unclaimed_drop();
+	cw__wait_created();
 	cw__table_changed();
 	cw__table_unlock(&saved);
 }

@@ -354,6 +354,8 @@ void cw__table_reset(void)
 	t->nbuckets = 0;
 	t->program_children = 0;
 	t->unwatched = 0;
+	t->one_creator = 0;
+	t->many_creators = false;
 	atomic_store(&t->creating, 0);
 	/* Shared with the parent: its sleepers are not ours to wake. */
 	if (atomic_load(&t->wake_fd) >= 0)

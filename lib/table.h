@@ -24,8 +24,8 @@ enum cw__state {
 	CHILD_RUNNING,	 /* no exit seen yet (stops are left in the kernel) */
 	CHILD_EXITED,	 /* a zombie: the kernel holds its status and its pid */
 	CHILD_COLLECTED, /* reaped by the watcher; the status is kept here */
-	CHILD_CONSUMED,	 /* a wait for any child took it; kept for one late
-			    wait for this very pid */
+	CHILD_CONSUMED,	 /* a wait took it; kept for one late wait for this
+			    very pid (see for_creator) */
 };
 
 struct cw__child {
@@ -33,6 +33,7 @@ struct cw__child {
 	struct cw__child *prev, *next; /* in the list of its state */
 	pid_t pid;
 	pthread_t creator; /* for __WNOTHREAD; 0 for an adopted child */
+	pid_t creator_tid; /* the kernel's parent thread, for waits' order */
 	pid_t pgid;    /* at collection: getpgid() fails once it is reaped */
 	uint32_t gen;  /* tells a reused pid's entry from the old one */
 	unsigned char owner, state;
@@ -48,6 +49,12 @@ struct cw__child {
 	struct cw__wait_args taken_args;
 	pid_t taken_tid;
 	bool theft_traced; /* one theft-averted event per child */
+	/* CHILD_CONSUMED by another component's wait for this pid: kept for
+	 * the creating component's wait alone. */
+	bool for_creator;
+	/* Exited while SIGCHLD was not ignored: a wait for any child may
+	 * still take it once the program ignores SIGCHLD, as the kernel's. */
+	bool kept_zombie;
 };
 
 struct cw__list {
@@ -71,6 +78,11 @@ struct cw__table {
 	uint32_t next_gen;
 	size_t program_children; /* the program's, not yet consumed */
 	size_t unwatched;	 /* running children no watcher reports */
+	/* The thread that created every child so far, until a second one
+	 * does: waits for any child then follow the kernel's per-thread
+	 * order. */
+	pid_t one_creator;
+	bool many_creators;
 	/* Creations between the kernel's and our table's knowing of a pid. */
 	atomic_int creating;
 };

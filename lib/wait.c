@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "component.h"
 #include "reaper.h"
 #include "child.h"
 #include "strategy.h"
@@ -69,6 +70,40 @@ static bool is_exit(int code)
 	return code == CLD_EXITED || code == CLD_KILLED || code == CLD_DUMPED;
 }
 
+/* c's status, kept as taken by a call with args, for one wait for its pid
+ * (the creator's alone when for_creator). */
+static void record_keep(struct cw__child *c, const struct cw__caller *by,
+			const struct cw__wait_args *args, bool for_creator)
+{
+	c->taken = *by;
+	c->taken_args = *args;
+	c->taken_tid = cw__sys_gettid();
+	c->for_creator = for_creator;
+	cw__table_move(c, CHILD_CONSUMED);
+}
+
+/*
+ * w took c's exit (w->si). Who else may still have it, once:
+ * - taken by a wait for any child: one late wait for this very pid,
+ *   whoever makes it (the thief could not have known whose it was);
+ * - taken by a wait for this pid from a component (loaded object) other
+ *   than the one that created c: the creator's next wait for the pid.
+ *   Any other wait for it, the taker's own again included, gets ECHILD,
+ *   as bare: a loop that waits until ECHILD never sees a status twice.
+ */
+static void consumed(struct cw__child *c, const struct cw__wait *w)
+{
+	bool by_pid = w->idtype == P_PID;
+
+	if (c->owner != CW_OWNER_PROGRAM || c->state == CHILD_CONSUMED ||
+	    (by_pid && cw__same_component(w->by.site, c->spawned.site))) {
+		cw__table_remove(c);
+		return;
+	}
+	child_keep(c, &w->si, &w->ru);
+	record_keep(c, &w->by, &w->args, by_pid);
+}
+
 /* Hands c's event to w if it has one w asked for: the pid, 0 when it has
  * none, -ECHILD when c turned out to be gone. */
 static int deliver(struct cw__child *c, struct cw__wait *w)
@@ -103,19 +138,169 @@ static int deliver(struct cw__child *c, struct cw__wait *w)
 	if ((w->options & WNOWAIT) || !is_exit(w->si.si_code))
 		return pid;
 	cw__child_unwatch(c);
-	/* A late wait for this very pid still gets the status it would have
-	 * had, had nobody else waited first. */
-	if (c->owner == CW_OWNER_PROGRAM && c->state != CHILD_CONSUMED &&
-	    w->idtype != P_PID) {
-		child_keep(c, &w->si, &w->ru);
-		c->taken = w->by;
-		c->taken_args = w->args;
-		c->taken_tid = cw__sys_gettid();
-		cw__table_move(c, CHILD_CONSUMED);
-	} else {
-		cw__table_remove(c);
-	}
+	consumed(c, w);
 	return pid;
+}
+
+/* Records of children reaped by pid while their creation was under way. */
+static size_t early_records;
+
+/*
+ * w reaped, in the kernel, a pid the table did not know while a creation
+ * was under way: a SIGCHLD handler that waits for si_pid can run before
+ * fork() returns in its parent. The creation may be that child's: keep its
+ * status, to be claimed when the creation registers the pid.
+ */
+static void early_keep(struct cw__wait *w)
+{
+	struct cw__child *c;
+	sigset_t saved;
+
+	cw__table_lock(&saved);
+	c = cw__table_find(w->id);
+	/* Registered meanwhile: it is that child, and w took its exit. */
+	if (c && (c->state == CHILD_RUNNING || c->state == CHILD_EXITED)) {
+		cw__child_unwatch(c);
+		consumed(c, w);
+		goto out_unlock;
+	}
+	if (c)
+		goto out_unlock;
+	c = cw__table_add(w->id, CW_OWNER_PROGRAM, 0);
+	if (!c)
+		goto out_unlock;
+	child_keep(c, &w->si, &w->ru);
+	record_keep(c, &w->by, &w->args, true);
+	early_records++;
+out_unlock:
+	cw__table_unlock(&saved);
+}
+
+bool cw__record_claim(struct cw__child *c, enum cw__owner owner,
+		      const struct cw__caller *by)
+{
+	if (c->state != CHILD_CONSUMED || !c->for_creator || c->spawned.site)
+		return false;
+	early_records--;
+	if (cw__same_component(c->taken.site, by->site)) {
+		cw__table_remove(c);
+		return true;
+	}
+	c->spawned = *by;
+	c->owner = owner;
+	return true;
+}
+
+void cw__records_unclaimed_drop(void)
+{
+	struct cw__child *c, *tmp;
+
+	if (!early_records)
+		return;
+	cw__list_for_each_safe(c, tmp, &cw__table.records)
+	{
+		if (c->for_creator && !c->spawned.site)
+			cw__table_remove(c);
+	}
+	early_records = 0;
+}
+
+/*
+ * SIGCHLD ignored (SIG_IGN or SA_NOCLDWAIT) in the program's view, while
+ * the kernel's disposition is the shim's handler: the kernel would reap
+ * each child as it exits, and a wait for any child would only wait for
+ * the last one to go. The shim reaps instead, and keeps each status as a
+ * record for one late wait for that pid: system(), pclose() and a
+ * waitpid(pid) get their child's status where bare they get ECHILD.
+ */
+static atomic_bool ignored;
+
+static bool reap_into(struct cw__child *c)
+{
+	pid_t pgid = cw__sys_getpgid(c->pid);
+	siginfo_t si = { 0 };
+	struct rusage ru;
+	int r = cw__sys_waitid(P_PID, c->pid, &si,
+			       WEXITED | WNOHANG | __WALL, &ru);
+
+	if (r < 0 || si.si_pid != c->pid)
+		return false;
+	cw__trace_reaped(c->pid, &si);
+	child_keep(c, &si, &ru);
+	c->pgid = pgid;
+	return true;
+}
+
+static void autoreap(void)
+{
+	static const struct cw__caller kernel = { "SIG_IGN", NULL };
+	static const struct cw__wait_args none;
+	struct cw__child *c, *tmp;
+
+	cw__strategy->collect();
+	cw__list_for_each_safe(c, tmp, &cw__table.ready)
+	{
+		if (c->owner != CW_OWNER_PROGRAM || c->kept_zombie ||
+		    c->specific_waiters)
+			continue;
+		if (c->state == CHILD_EXITED && !reap_into(c)) {
+			cw__child_vanished(c);
+			continue;
+		}
+		record_keep(c, &kernel, &none, false);
+	}
+	/* Zombies the table never knew (a raw clone): the kernel's to reap. */
+	for (;;) {
+		siginfo_t si = { 0 };
+		int r = cw__sys_waitid(P_ALL, 0, &si,
+				       WEXITED | WNOHANG | WNOWAIT, NULL);
+
+		if (r < 0 || si.si_pid == 0 ||
+		    atomic_load(&cw__table.creating) > 0)
+			break;
+		c = cw__table_find(si.si_pid);
+		if (c && c->state != CHILD_CONSUMED)
+			break;
+		cw__sys_waitid(P_PID, si.si_pid, &si, WEXITED | WNOHANG, NULL);
+	}
+}
+
+void cw__children_autoreap(void)
+{
+	sigset_t saved;
+
+	if (!atomic_load(&ignored))
+		return;
+	cw__table_lock(&saved);
+	autoreap();
+	cw__table_unlock(&saved);
+}
+
+void cw__wait_created(void)
+{
+	/* Its SIGCHLD may have come before it was known, and gone unheeded. */
+	if (atomic_load(&ignored) && atomic_load(&cw__table.creating) == 0)
+		autoreap();
+}
+
+void cw__wait_sigchld_ignored(bool on)
+{
+	struct cw__child *c;
+	sigset_t saved;
+
+	if (atomic_load(&ignored) == on || !cw__strategy)
+		return;
+	cw__table_lock(&saved);
+	if (on) {
+		cw__strategy->collect();
+		for (c = cw__table.ready.head; c; c = c->next)
+			c->kept_zombie = true;
+	} else {
+		autoreap();
+	}
+	atomic_store(&ignored, on);
+	cw__table_changed();
+	cw__table_unlock(&saved);
 }
 
 static int take_pid(struct cw__wait *w)
@@ -126,6 +311,11 @@ static int take_pid(struct cw__wait *w)
 	if (!c)
 		return NOT_OURS;
 	if (c->owner != w->as || !matches(c, w))
+		return -ECHILD;
+	/* Unclaimed yet (no creation site), the record is nobody's. */
+	if (c->state == CHILD_CONSUMED && c->for_creator &&
+	    (!c->spawned.site ||
+	     !cw__same_component(w->by.site, c->spawned.site)))
 		return -ECHILD;
 	r = deliver(c, w);
 	/* Already reaped: no stop or continue can follow. */
@@ -179,35 +369,65 @@ static bool takeable(struct cw__child *c, const struct cw__wait *w)
 	return kernel_match(c, w);
 }
 
-static struct cw__child *oldest_exit(const struct cw__wait *w)
+/*
+ * The kernel looks at the calling thread's children first, then at each
+ * other thread's, in the order the threads were created, from the caller's
+ * on: with thread ids handed out in creation order, that is the distance
+ * from the caller's id up, wrapping. Children the kernel handed on from a
+ * thread that exited are still counted as their creator's.
+ */
+static uint32_t thread_rank(const struct cw__child *c, pid_t self)
+{
+	return (uint32_t)(c->creator_tid - self);
+}
+
+/* Only the children of one thread, when the process has made children
+ * from several. */
+struct rank_filter {
+	bool on;
+	pid_t self;
+	uint32_t rank;
+};
+
+static bool in_rank(const struct cw__child *c, const struct rank_filter *f)
+{
+	return !f->on || thread_rank(c, f->self) == f->rank;
+}
+
+static struct cw__child *oldest_exit(const struct cw__wait *w,
+				     const struct rank_filter *f)
 {
 	struct cw__child *c, *oldest = NULL;
 
 	for (c = cw__table.ready.head; c; c = c->next)
-		if (takeable(c, w) && (!oldest || c->gen < oldest->gen))
+		if (in_rank(c, f) && takeable(c, w) &&
+		    (!oldest || c->gen < oldest->gen) &&
+		    !(atomic_load(&ignored) && c->owner == CW_OWNER_PROGRAM &&
+		      !c->kept_zombie))
 			oldest = c;
 	return oldest;
 }
 
 /*
- * A wait for any child takes the child the kernel would: the kernel looks
- * at children in the order they were created, and takes the first with an
- * event asked for, an exit or a stop alike.
+ * Within one thread's children, a wait for any child takes the child the
+ * kernel would: the kernel looks at them in the order they were created,
+ * and takes the first with an event asked for, an exit or a stop alike.
  */
-static int take_any(struct cw__wait *w)
+static int take_ranked(struct cw__wait *w, const struct rank_filter *f)
 {
 	bool stops = w->options & (WSTOPPED | WCONTINUED);
 	struct cw__child *c, *tmp, *exit;
 	int r;
 
 	for (;;) {
-		exit = w->options & WEXITED ? oldest_exit(w) : NULL;
+		exit = w->options & WEXITED ? oldest_exit(w, f) : NULL;
 		if (stops) {
 			cw__list_for_each_safe(c, tmp, &cw__table.running)
 			{
 				if (exit && c->gen > exit->gen)
 					break;
-				if (takeable(c, w) && (r = deliver(c, w)) > 0)
+				if (in_rank(c, f) && takeable(c, w) &&
+				    (r = deliver(c, w)) > 0)
 					return r;
 			}
 		}
@@ -218,6 +438,49 @@ static int take_any(struct cw__wait *w)
 		if (r > 0)
 			return r;
 	}
+	return 0;
+}
+
+/* The lowest rank from f->rank on among the children w may see, in f. */
+static bool rank_next(const struct cw__wait *w, struct rank_filter *f)
+{
+	const struct cw__list *lists[] = { &cw__table.running,
+					   &cw__table.ready };
+	const struct cw__child *c;
+	uint32_t best = 0, r;
+	bool found = false;
+
+	for (size_t i = 0; i < 2; i++) {
+		for (c = lists[i]->head; c; c = c->next) {
+			r = thread_rank(c, f->self);
+			if (r < f->rank || (found && r >= best) ||
+			    !kernel_match(c, w))
+				continue;
+			best = r;
+			found = true;
+		}
+	}
+	f->rank = best;
+	return found;
+}
+
+static int take_any(struct cw__wait *w)
+{
+	struct rank_filter f = { .on = cw__table.many_creators };
+	int r;
+
+	if (!f.on) {
+		r = take_ranked(w, &f);
+	} else {
+		f.self = cw__sys_gettid();
+		for (r = 0; r == 0 && rank_next(w, &f); f.rank++) {
+			r = take_ranked(w, &f);
+			if (r || f.rank == UINT32_MAX)
+				break;
+		}
+	}
+	if (r)
+		return r;
 	return has_child(w) ? 0 : -ECHILD;
 }
 
@@ -227,6 +490,8 @@ static int take(struct cw__wait *w)
 
 	if (w->idtype == P_PID)
 		return take_pid(w);
+	if (atomic_load(&ignored) && w->as == CW_OWNER_PROGRAM)
+		autoreap();
 	cw__strategy->catch_up(w->idtype, w->id);
 	r = take_any(w);
 	if (r == 0 || r == -ECHILD) {
@@ -302,7 +567,7 @@ static int block_until_changed(uint32_t seq, sigset_t *saved)
 static int block(struct cw__wait *w, sigset_t *saved)
 {
 	int peek = (w->options & (WEXITED | WSTOPPED | WCONTINUED |
-				  __WNOTHREAD)) | WNOWAIT;
+				  __WNOTHREAD | __WALL | __WCLONE)) | WNOWAIT;
 	uint32_t seq = atomic_load(&cw__table.seq);
 	siginfo_t si = { 0 };
 	struct cw__child *c;
@@ -393,7 +658,8 @@ static int wait_kernel(struct cw__wait *w)
 }
 
 /*
- * __WCLONE alone asks for clone children, which the shim never creates; a
+ * __WCLONE alone asks for clone children, which the shim creates only for
+ * system() and popen(), whose waits ask by pid with __WALL; a
  * wait for any child with __WALL is a debugger's or a thread library's,
  * for tracees that need not be children at all. Only the kernel knows
  * those, so it answers, once the statuses fast mode holds are handed out.
@@ -456,7 +722,7 @@ static int wait_held(struct cw__wait *w, uint32_t gen, sigset_t *saved)
 		c = cw__table_find(w->id);
 		if (c && c->gen == gen) {
 			cw__child_unwatch(c);
-			cw__table_remove(c);
+			consumed(c, w);
 		}
 	}
 	return w->si.si_pid;
@@ -527,8 +793,14 @@ out:
 	if (gen)
 		waiter_count(w->id, gen, -1);
 	cw__table_unlock(&saved);
-	if (r == NOT_OURS)
+	if (r == NOT_OURS) {
+		bool creating = atomic_load(&cw__table.creating) > 0;
+
 		r = wait_kernel(w);
+		if (creating && r > 0 && w->idtype == P_PID &&
+		    is_exit(w->si.si_code) && !(w->options & WNOWAIT))
+			early_keep(w);
+	}
 	return r;
 }
 

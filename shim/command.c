@@ -1,15 +1,107 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The shell children of system() and popen(). Each is a clone child: its
+ * exit signal is 0, not SIGCHLD, so the program's own waits (which lack
+ * __WALL and __WCLONE) never see it, no SIGCHLD handler hears of it, and the
+ * kernel never reaps it for a program that ignores SIGCHLD. Only the wait
+ * below, with __WALL, takes it.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "reaper.h"
 #include "real.h"
+#include "sys.h"
+
+#define STACK_BYTES (64 * 1024)
+
+extern char **environ;
+
+/*
+ * Runs in the child, on its own stack in the parent's memory, which is
+ * suspended until the exec (CLONE_VFORK): only system calls and the
+ * parent's read-only state. Every signal is blocked on entry.
+ */
+static int shell_child(void *arg)
+{
+	struct cw__command *cmd = arg;
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, cur;
+
+	/* A handler of the parent must never run here, in its memory. */
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP ||
+		    REAL(sigaction)(sig, NULL, &cur) < 0)
+			continue;
+		if (sigismember(&cmd->sigdefault, sig) ||
+		    (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN))
+			REAL(sigaction)(sig, &dfl, NULL);
+	}
+	/* Exec keeps SIG_IGN, which the relay may stand in for. */
+	if (cmd->sigchld_ignored) {
+		struct sigaction ign = { .sa_handler = SIG_IGN };
+
+		REAL(sigaction)(SIGCHLD, &ign, NULL);
+	}
+	if (cmd->dup_from >= 0) {
+		if (cmd->dup_from == cmd->dup_to) {
+			if (fcntl(cmd->dup_from, F_SETFD, 0) < 0)
+				goto fail;
+		} else if (dup2(cmd->dup_from, cmd->dup_to) < 0) {
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < cmd->nclose; i++)
+		if (cmd->close[i] != cmd->dup_to)
+			close(cmd->close[i]);
+	sigprocmask(SIG_SETMASK, &cmd->mask, NULL);
+	REAL(execve)("/bin/sh", cmd->argv, environ);
+fail:
+	cmd->error = errno;
+	_exit(127);
+}
+
+int cw__command_spawn(pid_t *pid, struct cw__command *cmd)
+{
+	sigset_t all, saved;
+	void *stack;
+	pid_t child;
+
+	stack = mmap(NULL, STACK_BYTES, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return errno;
+	cmd->sigchld_ignored = cw__sigchld_ignored();
+	cmd->error = 0;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	child = clone(shell_child, (char *)stack + STACK_BYTES,
+		      CLONE_VM | CLONE_VFORK, cmd);
+	if (child < 0)
+		cmd->error = errno;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	munmap(stack, STACK_BYTES);
+	/* Failed before its exec: reaped here, as posix_spawn does. */
+	if (child > 0 && cmd->error) {
+		siginfo_t si;
+
+		cw__sys_waitid(P_PID, child, &si, WEXITED | __WALL, NULL);
+	}
+	if (cmd->error)
+		return cmd->error;
+	*pid = child;
+	return 0;
+}
 
 int cw__command_wait(pid_t pid, int *status, const struct cw__caller *by)
 {
 	struct cw__wait w = {
 		.idtype = P_PID,
 		.id = pid,
-		.options = WEXITED,
+		.options = WEXITED | __WALL,
 		.as = CW_OWNER_COMMAND,
 		.by = *by,
 		.args = { .id = pid },

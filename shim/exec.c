@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The exec family, for the trace only: the event goes out before the image
- * is replaced, and a second one if it was not. May run in a vfork child.
+ * The exec family, for the trace, and for SIGCHLD: an ignored SIGCHLD is
+ * really SIG_IGN again for the new image (sigchld.c). The event goes out
+ * before the image is replaced, and a second one if it was not. May run
+ * in a vfork child.
  * The l-forms gather their arguments and take the v-forms' path, as libc's
  * do, so their own symbols never reach libc.
  */
@@ -17,6 +19,7 @@ static bool exec_begin(const struct cw__caller *by, const char *path,
 		       char *const argv[])
 {
 	cw__real_init();
+	cw__sigchld_exec_begin();
 	if (!cw__trace_on())
 		return false;
 	cw__trace_exec(by, path, argv, 0);
@@ -37,6 +40,9 @@ static void exec_failed(const struct cw__caller *by, const char *path,
 		const struct cw__caller *by_ = CW_CALLER(name);  \
 		bool traced_ = exec_begin(by_, path, argv);      \
 		int r_ = call;                                   \
+		int errno_ = errno;                              \
+		cw__sigchld_exec_failed();                       \
+		errno = errno_;                                  \
 		if (traced_)                                     \
 			exec_failed(by_, path, argv);            \
 		r_;                                              \

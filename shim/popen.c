@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +15,6 @@
 #include "locks.h"
 #include "reaper.h"
 #include "real.h"
-
-extern char **environ;
 
 struct piped {
 	struct piped *next;
@@ -41,24 +38,23 @@ static void piped_register(void)
 	cw__locks_register(CW_LOCK_POPEN, &locks);
 }
 
-/* POSIX: a child must not keep the streams of earlier popen() calls. */
-static int actions_build(posix_spawn_file_actions_t *fa, int child_end,
-			 int target)
+/* POSIX: a child must not keep the streams of earlier popen() calls. Their
+ * descriptors, in a new array, or NULL when memory ran out. */
+static int *earlier_fds(size_t *n)
 {
-	int r = posix_spawn_file_actions_init(fa);
+	struct piped *p;
+	int *fds;
 
-	if (r)
-		return r;
-	/* dup2 onto itself clears close-on-exec, which the pipe has. */
-	r = posix_spawn_file_actions_adddup2(fa, child_end, target);
-	if (!r && child_end != target)
-		r = posix_spawn_file_actions_addclose(fa, child_end);
-	for (struct piped *p = piped_head; p && !r; p = p->next)
-		if (p->fd != target)
-			r = posix_spawn_file_actions_addclose(fa, p->fd);
-	if (r)
-		posix_spawn_file_actions_destroy(fa);
-	return r;
+	*n = 0;
+	for (p = piped_head; p; p = p->next)
+		(*n)++;
+	fds = malloc((*n ? *n : 1) * sizeof *fds);
+	if (!fds)
+		return NULL;
+	*n = 0;
+	for (p = piped_head; p; p = p->next)
+		fds[(*n)++] = p->fd;
+	return fds;
 }
 
 static FILE *popen_mediated(const char *command, const char *mode,
@@ -67,8 +63,8 @@ static FILE *popen_mediated(const char *command, const char *mode,
 	char *argv[] = { "sh", "-c", "--", (char *)command, NULL };
 	bool reading = mode[0] == 'r';
 	bool cloexec = strchr(mode, 'e') != NULL;
-	int fds[2], parent_end, child_end, target, r;
-	posix_spawn_file_actions_t fa;
+	struct cw__command cmd = { .argv = argv };
+	int fds[2], parent_end, child_end, target, r, *earlier;
 	struct piped *p;
 	FILE *stream;
 	pid_t pid;
@@ -90,12 +86,17 @@ static FILE *popen_mediated(const char *command, const char *mode,
 
 	pthread_mutex_lock(&piped_lock);
 	/* The parent's end is close-on-exec until the child is running. */
-	r = actions_build(&fa, child_end, target);
-	if (!r) {
+	cmd.dup_from = child_end;
+	cmd.dup_to = target;
+	cmd.close = earlier = earlier_fds(&cmd.nclose);
+	pthread_sigmask(SIG_SETMASK, NULL, &cmd.mask);
+	sigemptyset(&cmd.sigdefault);
+	r = ENOMEM;
+	if (earlier) {
 		cw__child_creating();
-		r = REAL(posix_spawn)(&pid, "/bin/sh", &fa, NULL, argv, environ);
+		r = cw__command_spawn(&pid, &cmd);
 		cw__child_created(r ? -1 : pid, CW_OWNER_COMMAND, by, command);
-		posix_spawn_file_actions_destroy(&fa);
+		free(earlier);
 	}
 	if (r) {
 		pthread_mutex_unlock(&piped_lock);

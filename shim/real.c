@@ -96,8 +96,7 @@ static void real_resolve(void)
 		REAL(sigaction)(SIGCHLD, NULL, &inherited);
 	if (mode != CW_MODE_OFF) {
 		cw__reaper_init(mode);
-		if (cw__reaper_sigchld_driven())
-			cw__sigchld_init();
+		cw__sigchld_init();
 	}
 	cw__trace_start(mode, cw__reaper_mode, &inherited);
 	atomic_store(&starting, 0);

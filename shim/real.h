@@ -111,12 +111,35 @@ static inline bool cw__shim_off(void)
 
 /* sigchld.c: take over SIGCHLD's real disposition for SIGCHLD-driven modes. */
 void cw__sigchld_init(void);
+/* Around an exec: SIGCHLD really ignored if the program ignores it. */
+void cw__sigchld_exec_begin(void);
+void cw__sigchld_exec_failed(void);
+/* Around posix_spawn: the same for the image it starts. */
+bool cw__sigchld_spawn_begin(void);
+void cw__sigchld_spawn_end(void);
 /* wait.c: the wait4 and waitid system calls, mediated (syscall.c too). */
 pid_t cw__shim_wait4(pid_t pid, int *status, int options, struct rusage *ru,
 		     const struct cw__caller *by);
 int cw__shim_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
 		    struct rusage *ru, const struct cw__caller *by);
+/* command.c: the shell child of system() and popen(), as posix_spawn
+ * would start it from these settings. */
+struct cw__command {
+	char **argv;	    /* for /bin/sh */
+	sigset_t mask;	    /* the child's signal mask */
+	sigset_t sigdefault; /* signals it starts with at SIG_DFL */
+	int dup_from, dup_to; /* one descriptor to move, or dup_from -1 */
+	const int *close;   /* descriptors it must not keep */
+	size_t nclose;
+	/* Filled by cw__command_spawn. */
+	bool sigchld_ignored;
+	int error;
+};
+/* 0 or an error number, as posix_spawn. */
+int cw__command_spawn(pid_t *pid, struct cw__command *cmd);
 /* system.c and popen.c: wait for a child they own, retrying EINTR. */
 int cw__command_wait(pid_t pid, int *status, const struct cw__caller *by);
+/* sigchld.c: the program ignores SIGCHLD (SIG_IGN). */
+bool cw__sigchld_ignored(void);
 
 #endif

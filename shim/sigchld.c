@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * SIGCHLD for the SIGCHLD-driven modes (safe, fast): the shim's relay is
- * the real handler, and the program's disposition lives here, where
- * sigaction and friends read and write it. Other modes leave SIGCHLD to
- * the kernel untouched.
+ * SIGCHLD's disposition as the program sees it lives here, where sigaction
+ * and friends read and write it. In the SIGCHLD-driven modes (safe, fast)
+ * the shim's relay is always the real handler. Other modes leave SIGCHLD
+ * to the kernel untouched, except while the program ignores it (SIG_IGN,
+ * SA_NOCLDWAIT): the kernel would then reap every child the moment it
+ * exits, and lose the status of a child system(), pclose() or a
+ * waitpid(pid) is waiting for. The relay is the real handler then too,
+ * and reaps as the kernel would, keeping each status for its pid.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,6 +40,10 @@ static pthread_mutex_t change_lock = PTHREAD_MUTEX_INITIALIZER;
 /* siginterrupt(SIGCHLD, 1): signal() then installs without SA_RESTART. */
 static bool interrupting;
 
+/* posix_spawn() calls under way while SIGCHLD is ignored (see
+ * cw__sigchld_spawn_begin): the real disposition is SIG_IGN meanwhile. */
+static int spawning;
+
 /* The program's disposition; *cur gets the value of current it is for. */
 CW_RAW_HANDLER static struct sigaction slot_read(unsigned *cur)
 {
@@ -59,21 +67,38 @@ CW_RAW_HANDLER static struct sigaction slot_read(unsigned *cur)
 
 static void relay(int sig, siginfo_t *si, void *uc);
 
+CW_RAW_HANDLER static bool ignoring(const struct sigaction *prog)
+{
+	return prog->sa_handler == SIG_IGN || (prog->sa_flags & SA_NOCLDWAIT);
+}
+
 /* The real disposition that gives the program the one it asked for. */
 CW_RAW_HANDLER static struct sigaction real_for(const struct sigaction *prog)
 {
 	struct sigaction act = *prog;
-	int kept = SA_RESTART | SA_NODEFER | SA_ONSTACK | SA_NOCLDSTOP |
-		   SA_NOCLDWAIT;
+	int kept = SA_RESTART | SA_NODEFER | SA_ONSTACK | SA_NOCLDSTOP;
 
-	if (prog->sa_handler == SIG_IGN)
-		return act; /* the kernel's auto-reaping, as asked */
+	if (!ignoring(prog) && !cw__reaper_sigchld_driven())
+		return act;
 	act.sa_sigaction = relay;
 	act.sa_flags = (prog->sa_flags & kept) | SA_SIGINFO;
-	/* The program expects no interruptions from a default SIGCHLD. */
-	if (prog->sa_handler == SIG_DFL)
+	/* The program expects no interruptions from a default or ignored
+	 * SIGCHLD. */
+	if (prog->sa_handler == SIG_DFL || prog->sa_handler == SIG_IGN)
 		act.sa_flags |= SA_RESTART;
 	return act;
+}
+
+/* Makes prog the program's disposition in the kernel. Change lock held. */
+static int real_install(const struct sigaction *prog)
+{
+	struct sigaction real = real_for(prog);
+
+	if (spawning && prog->sa_handler == SIG_IGN) {
+		real = *prog;
+		real.sa_flags &= ~SA_NOCLDWAIT;
+	}
+	return REAL(sigaction)(SIGCHLD, &real, NULL);
 }
 
 /*
@@ -106,6 +131,9 @@ CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
 	unsigned cur;
 
 	cw__reaper_sigchld_heard();
+	act = slot_read(&cur);
+	if (ignoring(&act))
+		cw__children_autoreap();
 	do {
 		act = slot_read(&cur);
 		if (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN) {
@@ -202,12 +230,17 @@ static int disposition_swap(const struct sigaction *act,
 			*old = slot_read(&cur);
 	while (act && !atomic_compare_exchange_strong(&current, &cur,
 						      next << 1));
+	/* The kernel holds it as the program gave it, and may have reset a
+	 * SA_RESETHAND handler since. */
+	if (old && !ignoring(old) && !cw__reaper_sigchld_driven())
+		REAL(sigaction)(SIGCHLD, NULL, old);
 	/* Installed once published (see kernel_follow). Refused, the slot
 	 * before it, untouched, is made current again. */
 	if (act) {
-		struct sigaction real = real_for(act);
-
-		r = REAL(sigaction)(SIGCHLD, &real, NULL);
+		/* Exits the kernel holds now stay for the program's waits;
+		 * those from here on are reaped, and the other way round. */
+		cw__wait_sigchld_ignored(ignoring(act));
+		r = real_install(act);
 		if (r < 0) {
 			atomic_store(&current, (next + 1) << 1 | (cur & RESET));
 			act = NULL;
@@ -236,8 +269,7 @@ void cw__sigchld_init(void)
 static bool mediated(int sig)
 {
 	cw__real_init();
-	return sig == SIGCHLD && cw__reaper_mediating() &&
-	       cw__reaper_sigchld_driven();
+	return sig == SIGCHLD && cw__reaper_mediating();
 }
 
 static int sigaction_do(int sig, const struct sigaction *act,
@@ -415,4 +447,88 @@ CW_EXPORT int sigignore(int sig)
 CW_EXPORT int siginterrupt(int sig, int flag)
 {
 	return SIGCHLD_TRACED("siginterrupt", sig, siginterrupt_do(sig, flag));
+}
+
+/*
+ * An exec'd image inherits SIG_IGN, never a handler: where the program
+ * ignores SIGCHLD and the relay stands in for it, exec must find SIG_IGN.
+ * Called in the process about to exec (a fork or vfork child has its own
+ * dispositions); cw__sigchld_exec_failed() puts the relay back.
+ */
+void cw__sigchld_exec_begin(void)
+{
+	struct sigaction real, ign = { .sa_handler = SIG_IGN };
+	unsigned cur;
+
+	if (!cw__reaper_mediating() ||
+	    REAL(sigaction)(SIGCHLD, NULL, &real) < 0 ||
+	    real.sa_sigaction != relay || slot_read(&cur).sa_handler != SIG_IGN)
+		return;
+	sigemptyset(&ign.sa_mask);
+	REAL(sigaction)(SIGCHLD, &ign, NULL);
+}
+
+void cw__sigchld_exec_failed(void)
+{
+	struct sigaction prog, real;
+	unsigned cur;
+
+	if (!cw__reaper_mediating())
+		return;
+	prog = slot_read(&cur);
+	if (prog.sa_handler != SIG_IGN)
+		return;
+	real = real_for(&prog);
+	REAL(sigaction)(SIGCHLD, &real, NULL);
+}
+
+/*
+ * posix_spawn's child sets every handled signal to SIG_DFL before its
+ * exec, and libc's exec is not ours to interpose: while the program ignores
+ * SIGCHLD, the real disposition is SIG_IGN for the length of the spawn, so
+ * that the new image inherits it. A child of the program that exits in
+ * that window is reaped by the kernel, as bare. Returns whether
+ * cw__sigchld_spawn_end() must follow.
+ */
+bool cw__sigchld_spawn_begin(void)
+{
+	struct sigaction prog;
+	sigset_t saved;
+	unsigned cur;
+	bool ign;
+
+	if (!mediated(SIGCHLD) || memory_borrowed())
+		return false;
+	cw__signals_block(&saved);
+	pthread_mutex_lock(&change_lock);
+	prog = slot_read(&cur);
+	ign = prog.sa_handler == SIG_IGN;
+	if (ign && spawning++ == 0)
+		real_install(&prog);
+	pthread_mutex_unlock(&change_lock);
+	cw__signals_restore(&saved);
+	return ign;
+}
+
+void cw__sigchld_spawn_end(void)
+{
+	sigset_t saved;
+	unsigned cur;
+
+	cw__signals_block(&saved);
+	pthread_mutex_lock(&change_lock);
+	if (--spawning == 0) {
+		struct sigaction prog = slot_read(&cur);
+
+		real_install(&prog);
+	}
+	pthread_mutex_unlock(&change_lock);
+	cw__signals_restore(&saved);
+}
+
+bool cw__sigchld_ignored(void)
+{
+	unsigned cur;
+
+	return mediated(SIGCHLD) && slot_read(&cur).sa_handler == SIG_IGN;
 }

@@ -16,11 +16,14 @@ static int spawn_tracked(spawn_fn *spawn, const struct cw__caller *by,
 			 char *const envp[])
 {
 	int saved_errno = errno;
+	bool ignoring = cw__sigchld_spawn_begin();
 	pid_t child;
 	int r;
 
 	cw__child_creating();
 	r = spawn(&child, path, actions, attr, argv, envp);
+	if (ignoring)
+		cw__sigchld_spawn_end();
 	/* A child that failed to exec was reaped inside libc already. */
 	cw__child_created(r == 0 ? child : -1, CW_OWNER_PROGRAM, by, NULL);
 	if (r == 0 && pid)

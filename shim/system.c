@@ -2,13 +2,13 @@
 /*
  * system(), replaced whole: glibc's waits for its child with an internal
  * waitpid that no interposer sees, so another thread's waitpid(-1) could
- * take the child from under it. This one owns its child through the table.
+ * take the child from under it, and a SIGCHLD at SIG_IGN loses its status.
+ * This one owns its child, a clone child (command.c), through the table.
  * POSIX: SIGINT and SIGQUIT ignored and SIGCHLD blocked while it waits;
  * the shell gets the caller's mask and dispositions back.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <unistd.h>
 
 #include "locks.h"
@@ -68,9 +68,9 @@ static void quiet_end(void)
 static int shell_run(const char *command, const struct cw__caller *by)
 {
 	char *argv[] = { "sh", "-c", "--", (char *)command, NULL };
+	struct cw__command cmd = { .argv = argv, .dup_from = -1 };
 	struct sigaction intr, quit;
-	posix_spawnattr_t attr;
-	sigset_t chld, omask, reset;
+	sigset_t chld;
 	int saved_errno = errno;
 	pid_t pid;
 	int status, r;
@@ -78,23 +78,17 @@ static int shell_run(const char *command, const struct cw__caller *by)
 	quiet_begin(&intr, &quit);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
-	pthread_sigmask(SIG_BLOCK, &chld, &omask);
+	pthread_sigmask(SIG_BLOCK, &chld, &cmd.mask);
 
-	sigemptyset(&reset);
+	sigemptyset(&cmd.sigdefault);
 	if (intr.sa_handler != SIG_IGN)
-		sigaddset(&reset, SIGINT);
+		sigaddset(&cmd.sigdefault, SIGINT);
 	if (quit.sa_handler != SIG_IGN)
-		sigaddset(&reset, SIGQUIT);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &omask);
-	posix_spawnattr_setsigdefault(&attr, &reset);
-	posix_spawnattr_setflags(&attr,
-				 POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+		sigaddset(&cmd.sigdefault, SIGQUIT);
 
 	cw__child_creating();
-	r = REAL(posix_spawn)(&pid, "/bin/sh", NULL, &attr, argv, environ);
+	r = cw__command_spawn(&pid, &cmd);
 	cw__child_created(r == 0 ? pid : -1, CW_OWNER_COMMAND, by, command);
-	posix_spawnattr_destroy(&attr);
 	if (r == 0) {
 		r = -cw__command_wait(pid, &status, by);
 		if (r)
@@ -104,7 +98,7 @@ static int shell_run(const char *command, const struct cw__caller *by)
 	}
 
 	quiet_end();
-	pthread_sigmask(SIG_SETMASK, &omask, NULL);
+	pthread_sigmask(SIG_SETMASK, &cmd.mask, NULL);
 	errno = r ? r : saved_errno;
 	return status;
 }

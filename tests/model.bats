@@ -37,6 +37,24 @@ MODEL_OPS=${CW_MODEL_OPS:-40}
 	done
 }
 
+@test "random operation sequences from three threads, with and without __WNOTHREAD, give the bare transcript in every mode" {
+	not_under tsan "TSan runs a handler at its next intercepted call, so where the handler's line lands in the transcript depends on timing, bare too"
+	local mode bare
+	run -0 "$FIX/model" --seeds "$MODEL_SEEDS" --ops "$MODEL_OPS" --threads 3
+	bare=$output
+	[[ $bare != *unsettled* && $bare != *": status "* ]] || false
+	for mode in "${CW_MODES[@]}"; do
+		run -0 timeout -k 5 300 env CHILDWATCH_MODE="$mode" \
+			LD_PRELOAD="$CW_PRELOAD" \
+			"$FIX/model" --seeds "$MODEL_SEEDS" --ops "$MODEL_OPS" --threads 3
+		if [[ $output != "$bare" ]]; then
+			echo "mode $mode differs from bare (seeds $MODEL_SEEDS, ops $MODEL_OPS, 3 threads):"
+			diff <(echo "$bare") <(echo "$output") | head -20
+			return 1
+		fi
+	done
+}
+
 # Found by the test above with valgrind running alongside: a watcher may
 # report a younger child's exit before an older one's, and a wait for any
 # child took the younger where the kernel takes the oldest. Busy loops on

@@ -34,3 +34,13 @@ bats_require_minimum_version 1.5.0
 	run -0 "$FIX/popen_fclose"
 	passes_in_every_mode "$FIX/popen_fclose"
 }
+
+@test "a library's waitpid(pid) still gets its child's status after another component's SIGCHLD handler reaped it by si_pid" {
+	loses_bare "$FIX/pid_thief"
+	passes_in_every_mode "$FIX/pid_thief"
+}
+
+@test "a runtime that peeks with waitid(P_ALL, WNOWAIT) and reaps only its own pids sees what the kernel shows beside a waitpid(-1) reaper, and still gets its child's status" {
+	loses_bare "$FIX/peeker"
+	passes_in_every_mode "$FIX/peeker"
+}

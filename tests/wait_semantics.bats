@@ -46,3 +46,7 @@ bats_require_minimum_version 1.5.0
 	run -0 "$FIX/eintr"
 	passes_in_every_mode "$FIX/eintr"
 }
+
+@test "a wait for any child takes the calling thread's children first, then the other threads' in the order the threads were created, as Linux does" {
+	same_as_bare "$FIX/thread_order"
+}

@@ -213,21 +213,44 @@ static void on_start(struct proc *p, const struct json *ev)
 	p->sigchld.changed = false;
 }
 
+/* A wait's args name child by its pid. */
+static bool waits_by_pid(const struct json *args, long long child)
+{
+	const char *idtype = json_str(args, "idtype");
+
+	if (idtype)
+		return !strcmp(idtype, "P_PID") &&
+		       json_int(args, "id", -1) == child;
+	return json_int(args, "pid", -1) == child;
+}
+
+/* Two sites in one loaded object: one component. */
+static bool same_object(const struct site *a, const struct site *b)
+{
+	return a->obj && b->obj && !strcmp(a->obj, b->obj);
+}
+
 /* A child is counted once however many waits for it failed (libuv and
- * multiprocessing poll each of theirs again and again). */
+ * multiprocessing poll each of theirs again and again). A wait that fails
+ * after its own component consumed the child by pid lost nothing: it had
+ * the status (a loop that waits until ECHILD), as bare. */
 static void on_lost(struct report *r, struct proc *p, const struct json *ev)
 {
 	long long child = json_int(ev, "child", -1);
 	struct kid *k = report_kid_get(r, p->pid, child);
+	struct call by = call_of(ev);
 	struct finding *f;
 
+	if (k->consumed && k->consumer_by_pid &&
+	    same_object(&k->consumer.site, &by.site))
+		return;
 	r->failed_waits++;
 	if (k->lost) {
 		r->findings[k->lost - 1].failed_waits++;
 		return;
 	}
 	f = finding_add(r, LOST, p->pid, child);
-	f->by = call_of(ev);
+	f->by = by;
 	f->at = p->sigchld.now;
 	f->failed_waits = 1;
 	k->lost = r->nfindings;
@@ -273,6 +296,7 @@ static void on_event(struct report *r, const struct json *ev)
 			return;
 		k->consumed = true;
 		k->consumer = call_of(ev);
+		k->consumer_by_pid = waits_by_pid(json_get(ev, "args"), child);
 		k->status = json_get(ev, "status");
 		site_count(r, "wait", &k->consumer);
 	} else if (!strcmp(name, "vanished")) {

@@ -55,6 +55,7 @@ struct kid {
 	bool exit_seen;
 	long long exit_t;
 	bool consumed;
+	bool consumer_by_pid; /* the consuming wait named the pid */
 	struct call consumer;
 	bool vanished;
 	struct kid *next; /* in its parent's list, in spawn order */
