@@ -262,8 +262,16 @@ void cw__sigchld_init(void)
 	atomic_store(&owner, getpid());
 	cw__locks_register(CW_LOCK_SIGCHLD, &locks);
 	/* SIG_IGN survives exec; anything else arrives as SIG_DFL. */
-	if (REAL(sigaction)(SIGCHLD, NULL, &inherited) == 0)
-		disposition_swap(&inherited, NULL);
+	if (REAL(sigaction)(SIGCHLD, NULL, &inherited) < 0)
+		return;
+	/* Where the kernel has what the program should see already (SIG_DFL
+	 * outside safe and fast, as in most processes), it is only noted:
+	 * no relay runs yet, and no writer came before this one. */
+	if (real_for(&inherited).sa_handler == inherited.sa_handler) {
+		slots[0] = inherited;
+		return;
+	}
+	disposition_swap(&inherited, NULL);
 }
 
 static bool mediated(int sig)
