@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Every wait of the program, and of system() and pclose(), takes from the
- * table. Waits may come from signal handlers, so nothing here allocates or
- * takes the lock with signals open.
+ * table. Async-signal-safe: waits may come from signal handlers that
+ * interrupted anything, so nothing here allocates, starts a thread, or
+ * takes the lock with signals open; a blocked wait sleeps in the kernel.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Async-signal-safe, as POSIX makes _Fork (and glibc fork, short of its
+ * atfork lock): a handler may call these at any instruction of the program,
+ * libc or the shim. So they only count a creation (an atomic), and write
+ * the child into the table, whose lock is never held with signals open and
+ * whose entries come from mmap. No malloc, no thread, no pidfd: anything
+ * asynchronous is armed later, by a caller that may (the C API).
+ */
 #include <errno.h>
 #include <unistd.h>
 

@@ -1,4 +1,10 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Async-signal-safe, as POSIX makes wait, waitpid and waitid: what they
+ * call in lib/wait.c takes the table lock only with every signal blocked,
+ * sleeps only in the kernel (waitid, futex, epoll), and allocates nothing.
+ * waitid(P_PIDFD) reads /proc with open and read, also safe.
+ */
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
