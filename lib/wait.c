@@ -238,7 +238,9 @@ static void autoreap(void)
 	static const struct cw__wait_args none;
 	struct cw__child *c, *tmp;
 
-	cw__strategy->collect();
+	/* Every exit, not only the kernel's first (collect() in pidfd and
+	 * threaded): one SIGCHLD may stand for several. */
+	cw__collect_scan();
 	cw__list_for_each_safe(c, tmp, &cw__table.ready)
 	{
 		if (c->owner != CW_OWNER_PROGRAM || c->kept_zombie ||
@@ -293,7 +295,7 @@ void cw__wait_sigchld_ignored(bool on)
 		return;
 	cw__table_lock(&saved);
 	if (on) {
-		cw__strategy->collect();
+		cw__collect_scan();
 		for (c = cw__table.ready.head; c; c = c->next)
 			c->kept_zombie = true;
 	} else {
