@@ -34,6 +34,24 @@
 #define CW_RAW_HANDLER __attribute__((no_sanitize("thread")))
 #endif
 
+/* Code that runs on a stack AddressSanitizer did not set up (a clone
+ * child's in the parent's memory), and forgetting what it marked there. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define CW_NO_ASAN __attribute__((no_sanitize_address))
+#define cw__asan_forget(p, n) __asan_unpoison_memory_region((p), (n))
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#define CW_NO_ASAN __attribute__((no_sanitize_address))
+#define cw__asan_forget(p, n) __asan_unpoison_memory_region((p), (n))
+#endif
+#endif
+#ifndef CW_NO_ASAN
+#define CW_NO_ASAN
+#define cw__asan_forget(p, n) ((void)(p), (void)(n))
+#endif
+
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
