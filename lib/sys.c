@@ -171,6 +171,58 @@ void cw__signals_restore(const sigset_t *old)
 	RAW(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
 }
 
+/* The kernel's struct sigaction, as rt_sigaction takes it. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+#if defined(__x86_64__)
+	void (*restorer)(void);
+#endif
+	uint64_t mask;
+};
+
+CW_RAW_HANDLER bool cw__sys_signal_handled(int sig)
+{
+	struct kernel_sigaction old = { 0 };
+
+	return RAW(SYS_rt_sigaction, sig, NULL, &old, 8) == 0 &&
+	       old.handler != SIG_DFL && old.handler != SIG_IGN;
+}
+
+CW_RAW_HANDLER int cw__sys_signal_set(int sig, void (*handler)(int))
+{
+	struct kernel_sigaction act = { .handler = handler };
+
+	return RAW(SYS_rt_sigaction, sig, &act, NULL, 8);
+}
+
+CW_RAW_HANDLER int cw__sys_sigmask_set(const sigset_t *mask)
+{
+	return RAW(SYS_rt_sigprocmask, SIG_SETMASK, mask, NULL, _NSIG / 8);
+}
+
+CW_RAW_HANDLER int cw__sys_cloexec_clear(int fd)
+{
+	return RAW(SYS_fcntl, fd, F_SETFD, 0);
+}
+
+CW_RAW_HANDLER int cw__sys_dup_to(int from, int to)
+{
+	return RAW(SYS_dup3, from, to, 0);
+}
+
+CW_RAW_HANDLER int cw__sys_execve(const char *path, char *const argv[],
+				  char *const envp[])
+{
+	return RAW(SYS_execve, path, argv, envp);
+}
+
+CW_RAW_HANDLER _Noreturn void cw__sys_exit(int code)
+{
+	for (;;)
+		RAW(SYS_exit, code);
+}
+
 int cw__fd_park(int fd)
 {
 	struct rlimit rl;
@@ -202,7 +254,7 @@ pid_t cw__sys_gettid(void)
 	return RAW(SYS_gettid);
 }
 
-int cw__sys_close(int fd)
+CW_RAW_HANDLER int cw__sys_close(int fd)
 {
 	/* Linux releases the descriptor even when close reports EINTR, so a
 	 * retry could close a number another thread just got: never retry. */

@@ -86,10 +86,25 @@ void cw__once(cw__once_t *once, void (*fn)(void));
 void cw__signals_block(sigset_t *old);
 void cw__signals_restore(const sigset_t *old);
 
+/*
+ * For a clone child that runs in its parent's memory until it execs: the
+ * calls it needs, made without libc, whose wrappers a sanitizer intercepts
+ * with state that belongs to the parent's thread. A handler is only ever
+ * SIG_DFL or SIG_IGN here, so the kernel's layout needs no restorer.
+ */
+CW_RAW_HANDLER bool cw__sys_signal_handled(int sig);
+CW_RAW_HANDLER int cw__sys_signal_set(int sig, void (*handler)(int));
+CW_RAW_HANDLER int cw__sys_sigmask_set(const sigset_t *mask);
+CW_RAW_HANDLER int cw__sys_cloexec_clear(int fd);
+CW_RAW_HANDLER int cw__sys_dup_to(int from, int to);
+CW_RAW_HANDLER int cw__sys_execve(const char *path, char *const argv[],
+				  char *const envp[]);
+CW_RAW_HANDLER _Noreturn void cw__sys_exit(int code);
+
 /* A descriptor for the shim's own use: close-on-exec, moved out of the low
  * numbers the program would get next. Consumes fd; returns the new one,
  * or -EMFILE when there is no room out there (fd is closed then too). */
 int cw__fd_park(int fd);
-int cw__sys_close(int fd);
+CW_RAW_HANDLER int cw__sys_close(int fd);
 
 #endif

@@ -29,42 +29,46 @@ extern char **environ;
  * parent's shadow memory, and the pages, unmapped and later mapped again
  * for the table, would read as a stack overflow (check-asan saw it).
  */
+CW_RAW_HANDLER CW_NO_ASAN static bool in_set(const sigset_t *set, int sig)
+{
+	const unsigned long *words = (const unsigned long *)set;
+	unsigned bits = 8 * sizeof *words;
+
+	return words[(sig - 1) / bits] >> ((sig - 1) % bits) & 1;
+}
+
+/* Only raw system calls: a sanitizer's interceptors here would change the
+ * parent's thread state, in the parent's memory (check-tsan saw its
+ * runtime's lock left taken). */
 CW_RAW_HANDLER CW_NO_ASAN static int shell_child(void *arg)
 {
 	struct cw__command *cmd = arg;
-	struct sigaction dfl = { .sa_handler = SIG_DFL }, cur;
+	int r = 0;
 
 	/* A handler of the parent must never run here, in its memory. */
 	for (int sig = 1; sig < NSIG; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP ||
-		    REAL(sigaction)(sig, NULL, &cur) < 0)
+		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		if (sigismember(&cmd->sigdefault, sig) ||
-		    (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN))
-			REAL(sigaction)(sig, &dfl, NULL);
+		if (in_set(&cmd->sigdefault, sig) ||
+		    cw__sys_signal_handled(sig))
+			cw__sys_signal_set(sig, SIG_DFL);
 	}
 	/* Exec keeps SIG_IGN, which the relay may stand in for. */
-	if (cmd->sigchld_ignored) {
-		struct sigaction ign = { .sa_handler = SIG_IGN };
-
-		REAL(sigaction)(SIGCHLD, &ign, NULL);
+	if (cmd->sigchld_ignored)
+		cw__sys_signal_set(SIGCHLD, SIG_IGN);
+	if (cmd->dup_from >= 0)
+		r = cmd->dup_from == cmd->dup_to
+			    ? cw__sys_cloexec_clear(cmd->dup_from)
+			    : cw__sys_dup_to(cmd->dup_from, cmd->dup_to);
+	if (r >= 0) {
+		for (size_t i = 0; i < cmd->nclose; i++)
+			if (cmd->close[i] != cmd->dup_to)
+				cw__sys_close(cmd->close[i]);
+		cw__sys_sigmask_set(&cmd->mask);
+		r = cw__sys_execve("/bin/sh", cmd->argv, environ);
 	}
-	if (cmd->dup_from >= 0) {
-		if (cmd->dup_from == cmd->dup_to) {
-			if (fcntl(cmd->dup_from, F_SETFD, 0) < 0)
-				goto fail;
-		} else if (dup2(cmd->dup_from, cmd->dup_to) < 0) {
-			goto fail;
-		}
-	}
-	for (size_t i = 0; i < cmd->nclose; i++)
-		if (cmd->close[i] != cmd->dup_to)
-			close(cmd->close[i]);
-	sigprocmask(SIG_SETMASK, &cmd->mask, NULL);
-	REAL(execve)("/bin/sh", cmd->argv, environ);
-fail:
-	cmd->error = errno;
-	_exit(127);
+	cmd->error = -r;
+	cw__sys_exit(127);
 }
 
 int cw__command_spawn(pid_t *pid, struct cw__command *cmd)
