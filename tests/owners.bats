@@ -36,6 +36,7 @@ bats_require_minimum_version 1.5.0
 }
 
 @test "a library's waitpid(pid) still gets its child's status after another component's SIGCHLD handler reaped it by si_pid" {
+	not_sanitized "the sanitizer's wait interceptors are the call site the shim sees, so both components look like its runtime"
 	loses_bare "$FIX/pid_thief"
 	passes_in_every_mode "$FIX/pid_thief"
 }
