@@ -54,10 +54,10 @@ struct cw_watcher {
 	atomic_bool closing;
 };
 
-static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+CW_FORK_WRITTEN static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static cw_watcher *current;
 /* Every watcher and loop, for fork; taken after current_lock. */
-static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+CW_FORK_WRITTEN static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 static cw_watcher *all_watchers;
 static cw_loop *all_loops;
 
@@ -87,14 +87,14 @@ static void api_release(void)
  * join one, and the next handler added starts one of the child's own. */
 static void api_reset(void)
 {
-	pthread_mutex_init(&current_lock, NULL);
-	pthread_mutex_init(&all_lock, NULL);
+	cw__mutex_reset(&current_lock);
+	cw__mutex_reset(&all_lock);
 	for (cw_watcher *w = all_watchers; w; w = w->all_next) {
-		pthread_mutex_init(&w->lock, NULL);
+		cw__mutex_reset(&w->lock);
 		w->thread_running = false;
 	}
 	for (cw_loop *l = all_loops; l; l = l->all_next)
-		pthread_mutex_init(&l->lock, NULL);
+		cw__mutex_reset(&l->lock);
 }
 
 static void api_register(void)

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/single_threaded.h>
 
 #include "locks.h"
 #include "sys.h"
@@ -10,12 +11,19 @@
 static const struct cw__lock_ops *_Atomic ranks[CW_LOCK_RANKS];
 static cw__once_t handlers_once;
 /* The forking thread's mask, while fork holds every lock. */
-static sigset_t fork_mask;
+CW_FORK_WRITTEN static sigset_t fork_mask;
+/*
+ * Whether fork took the locks. With one thread and every signal blocked,
+ * nobody can hold one: taking them would only make the parent write, and
+ * so copy, the pages they live on after fork, and the child too.
+ */
+CW_FORK_WRITTEN static bool fork_locked;
 
 static void locks_take(void)
 {
 	cw__signals_block(&fork_mask);
-	for (int i = 0; i < CW_LOCK_RANKS; i++) {
+	fork_locked = !__libc_single_threaded;
+	for (int i = 0; fork_locked && i < CW_LOCK_RANKS; i++) {
 		const struct cw__lock_ops *r = ranks[i];
 
 		if (r && r->mutex)
@@ -27,7 +35,7 @@ static void locks_take(void)
 
 static void locks_release(void)
 {
-	for (int i = CW_LOCK_RANKS - 1; i >= 0; i--) {
+	for (int i = CW_LOCK_RANKS - 1; fork_locked && i >= 0; i--) {
 		const struct cw__lock_ops *r = ranks[i];
 
 		if (r && r->release)
@@ -38,21 +46,28 @@ static void locks_release(void)
 	cw__signals_restore(&fork_mask);
 }
 
-void cw__locks_reset_child(void)
+/* locked: whether the parent's locks may be held in the child. */
+static void reset_child(bool locked)
 {
 	for (int i = 0; i < CW_LOCK_RANKS; i++) {
 		const struct cw__lock_ops *r = ranks[i];
 
-		if (r && r->mutex)
-			pthread_mutex_init(r->mutex, NULL);
+		if (r && r->mutex && locked)
+			cw__mutex_reset(r->mutex);
 		if (r && r->reset)
 			r->reset();
 	}
 }
 
+/* Another thread may have held any lock as _Fork copied the process. */
+void cw__locks_reset_child(void)
+{
+	reset_child(true);
+}
+
 static void locks_child(void)
 {
-	cw__locks_reset_child();
+	reset_child(fork_locked);
 	cw__signals_restore(&fork_mask);
 }
 

@@ -38,6 +38,16 @@ struct cw__lock_ops {
 void cw__locks_register(enum cw__lock_rank rank,
 			const struct cw__lock_ops *ops);
 
+/*
+ * A lock of the parent's, new in the child. An assignment, not
+ * pthread_mutex_init(): a libc function the parent never called is bound
+ * lazily in every child, and the loader's lookup faults in pages of its own.
+ */
+static inline void cw__mutex_reset(pthread_mutex_t *m)
+{
+	*m = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+}
+
 /* _Fork runs no fork handlers: what its child must reset all the same. */
 void cw__locks_reset_child(void);
 

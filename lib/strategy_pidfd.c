@@ -25,8 +25,8 @@
 /* How often the thread checks that its descriptor is still its own. */
 #define CHECK_MS 1000
 
-static int epoll_fd = -1;
-static bool thread_running;
+CW_FORK_WRITTEN static int epoll_fd = -1;
+CW_FORK_WRITTEN static bool thread_running;
 
 static void ready_handle(const struct epoll_event *ev, int n)
 {
@@ -169,10 +169,12 @@ static void pidfd_collect(void)
  */
 static void pidfd_forked(void)
 {
-	if (epoll_fd >= 0)
+	if (epoll_fd >= 0) {
 		cw__sys_close(epoll_fd);
-	epoll_fd = -1;
-	thread_running = false;
+		epoll_fd = -1;
+	}
+	if (thread_running)
+		thread_running = false;
 }
 
 /* Readiness is set as a watched child exits; children nobody watches are

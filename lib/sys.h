@@ -7,6 +7,7 @@
  * interposer) and return 0 / a value, or -errno; they never touch errno.
  */
 
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -51,6 +52,22 @@
 #define CW_NO_ASAN
 #define cw__asan_forget(p, n) ((void)(p), (void)(n))
 #endif
+
+/*
+ * State that every forked child writes: its locks and what it forgets of
+ * its parent. Kept on one page, so that a child copies one page of the
+ * shim's rather than one per module: a page copied is a fault, and faults
+ * are most of what a fork costs.
+ */
+#define CW_FORK_WRITTEN __attribute__((section("cw_fork_written")))
+
+/* errno back as it was, written only if it changed: after a fork, a write
+ * to the thread's page copies it. */
+#define cw__errno_restore(saved)                                          \
+	do {                                                              \
+		if (errno != (saved))                                     \
+			errno = (saved);                                  \
+	} while (0)
 
 #ifndef P_PIDFD
 #define P_PIDFD 3

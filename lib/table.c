@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "locks.h"
 #include "sys.h"
 #include "table.h"
 
@@ -15,7 +16,7 @@
 #define SLAB_BYTES (64 * 1024)
 #define BUCKETS_MIN 1024
 
-struct cw__table cw__table = {
+CW_FORK_WRITTEN struct cw__table cw__table = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.wake_fd = -1,
 };
@@ -345,7 +346,7 @@ void cw__table_reset(void)
 	/* The parent's entries are left as they are: reclaiming them would
 	 * write to, and so copy, every page of the table, in every forked
 	 * child. The child starts a table of its own. */
-	pthread_mutex_init(&t->lock, NULL);
+	cw__mutex_reset(&t->lock);
 	memset(&t->running, 0, sizeof t->running);
 	memset(&t->ready, 0, sizeof t->ready);
 	memset(&t->records, 0, sizeof t->records);

@@ -14,21 +14,27 @@
 #include "reaper.h"
 #include "real.h"
 
+/* The child touches nothing here, errno included: each page it writes is
+ * copied. The parent's errno is fork's. */
+static void child_created(pid_t pid, const struct cw__caller *by)
+{
+	int saved_errno = errno;
+
+	cw__child_created(pid, CW_OWNER_PROGRAM, by, NULL);
+	cw__errno_restore(saved_errno);
+}
+
 /* The fork handlers of locks.c take the shim's locks and reset the child. */
 CW_EXPORT pid_t fork(void)
 {
 	pid_t pid;
-	int saved_errno;
 
 	if (cw__shim_off())
 		return REAL(fork)();
 	cw__child_creating();
 	pid = REAL(fork)();
-	saved_errno = errno;
 	if (pid != 0)
-		cw__child_created(pid, CW_OWNER_PROGRAM, CW_CALLER("fork"),
-				  NULL);
-	errno = saved_errno;
+		child_created(pid, CW_CALLER("fork"));
 	return pid;
 }
 
@@ -36,18 +42,14 @@ CW_EXPORT pid_t fork(void)
 CW_EXPORT pid_t _Fork(void)
 {
 	pid_t pid;
-	int saved_errno;
 
 	if (cw__shim_off())
 		return REAL(_Fork)();
 	cw__child_creating();
 	pid = REAL(_Fork)();
-	saved_errno = errno;
 	if (pid == 0)
 		cw__locks_reset_child();
 	else
-		cw__child_created(pid, CW_OWNER_PROGRAM, CW_CALLER("_Fork"),
-				  NULL);
-	errno = saved_errno;
+		child_created(pid, CW_CALLER("_Fork"));
 	return pid;
 }

@@ -18,14 +18,15 @@
 extern char **environ;
 
 /* Concurrent system() calls share one ignoring of SIGINT and SIGQUIT. */
-static pthread_mutex_t quiet_lock = PTHREAD_MUTEX_INITIALIZER;
-static int quiet_count;
+CW_FORK_WRITTEN static pthread_mutex_t quiet_lock = PTHREAD_MUTEX_INITIALIZER;
+CW_FORK_WRITTEN static int quiet_count;
 static struct sigaction quiet_int, quiet_quit;
 
 /* The child runs no system() of its parent's other threads. */
 static void quiet_reset(void)
 {
-	quiet_count = 0;
+	if (quiet_count)
+		quiet_count = 0;
 }
 
 static void quiet_register(void)

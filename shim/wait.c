@@ -61,7 +61,7 @@ pid_t cw__shim_wait4(pid_t pid, int *status, int options, struct rusage *ru,
 		if (ru)
 			*ru = w.ru;
 	}
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 	return r;
 }
 
@@ -132,7 +132,7 @@ int cw__shim_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
 	}
 	if (ru)
 		*ru = r > 0 ? w.ru : (struct rusage){ 0 };
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 	return 0;
 }
 
