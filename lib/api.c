@@ -54,10 +54,10 @@ struct cw_watcher {
 	atomic_bool closing;
 };
 
-CW_FORK_WRITTEN static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+CW_HOT static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static cw_watcher *current;
 /* Every watcher and loop, for fork; taken after current_lock. */
-CW_FORK_WRITTEN static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+CW_HOT static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 static cw_watcher *all_watchers;
 static cw_loop *all_loops;
 
@@ -85,7 +85,7 @@ static void api_release(void)
 
 /* No dispatcher thread crosses fork: cw_close() in the child must not
  * join one, and the next handler added starts one of the child's own. */
-static void api_reset(void)
+CW_CHILD_CODE static void api_reset(void)
 {
 	cw__mutex_reset(&current_lock);
 	cw__mutex_reset(&all_lock);

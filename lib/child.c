@@ -157,7 +157,7 @@ void cw__unwatch_nothing(struct cw__child *c)
 	(void)c;
 }
 
-void cw__forked_nothing(void)
+CW_CHILD_CODE void cw__forked_nothing(void)
 {
 }
 

@@ -8,16 +8,16 @@
 #include "locks.h"
 #include "sys.h"
 
-static const struct cw__lock_ops *_Atomic ranks[CW_LOCK_RANKS];
-static cw__once_t handlers_once;
+CW_HOT static const struct cw__lock_ops *_Atomic ranks[CW_LOCK_RANKS];
+CW_HOT static cw__once_t handlers_once;
 /* The forking thread's mask, while fork holds every lock. */
-CW_FORK_WRITTEN static sigset_t fork_mask;
+CW_HOT static sigset_t fork_mask;
 /*
  * Whether fork took the locks. With one thread and every signal blocked,
  * nobody can hold one: taking them would only make the parent write, and
  * so copy, the pages they live on after fork, and the child too.
  */
-CW_FORK_WRITTEN static bool fork_locked;
+CW_HOT static bool fork_locked;
 
 static void locks_take(void)
 {
@@ -47,7 +47,7 @@ static void locks_release(void)
 }
 
 /* locked: whether the parent's locks may be held in the child. */
-static void reset_child(bool locked)
+CW_CHILD_CODE static void reset_child(bool locked)
 {
 	for (int i = 0; i < CW_LOCK_RANKS; i++) {
 		const struct cw__lock_ops *r = ranks[i];
@@ -60,12 +60,12 @@ static void reset_child(bool locked)
 }
 
 /* Another thread may have held any lock as _Fork copied the process. */
-void cw__locks_reset_child(void)
+CW_CHILD_CODE void cw__locks_reset_child(void)
 {
 	reset_child(true);
 }
 
-static void locks_child(void)
+CW_CHILD_CODE static void locks_child(void)
 {
 	reset_child(fork_locked);
 	cw__signals_restore(&fork_mask);

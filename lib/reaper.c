@@ -19,10 +19,10 @@
 #include "strategy.h"
 #include "sys.h"
 
-const struct cw__strategy *cw__strategy;
-enum cw__mode cw__reaper_mode = CW_MODE_OFF;
-enum cw__mode cw__reaper_mode_asked = CW_MODE_OFF;
-atomic_bool cw__sigchld_uncollected;
+CW_HOT const struct cw__strategy *cw__strategy;
+CW_HOT enum cw__mode cw__reaper_mode = CW_MODE_OFF;
+CW_HOT enum cw__mode cw__reaper_mode_asked = CW_MODE_OFF;
+CW_HOT atomic_bool cw__sigchld_uncollected;
 
 void cw__child_creating(void)
 {
@@ -107,7 +107,7 @@ void cw__reaper_uncounted(struct rusage *ru)
 	cw__table_unlock(&saved);
 }
 
-void cw__reaper_fork_child(void)
+CW_CHILD_CODE void cw__reaper_fork_child(void)
 {
 	if (!cw__strategy)
 		return;

@@ -25,8 +25,8 @@
 /* How often the thread checks that its descriptor is still its own. */
 #define CHECK_MS 1000
 
-CW_FORK_WRITTEN static int epoll_fd = -1;
-CW_FORK_WRITTEN static bool thread_running;
+CW_HOT static int epoll_fd = -1;
+CW_HOT static bool thread_running;
 
 static void ready_handle(const struct epoll_event *ev, int n)
 {
@@ -167,7 +167,7 @@ static void pidfd_collect(void)
  * left open, close-on-exec: closing thousands of them one by one would
  * delay every forked child by milliseconds.
  */
-static void pidfd_forked(void)
+CW_CHILD_CODE static void pidfd_forked(void)
 {
 	if (epoll_fd >= 0) {
 		cw__sys_close(epoll_fd);

@@ -166,7 +166,7 @@ void cw__signals_block(sigset_t *old)
 	RAW(SYS_rt_sigprocmask, SIG_BLOCK, &all, old, _NSIG / 8);
 }
 
-void cw__signals_restore(const sigset_t *old)
+CW_CHILD_CODE void cw__signals_restore(const sigset_t *old)
 {
 	RAW(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
 }

@@ -54,12 +54,16 @@
 #endif
 
 /*
- * State that every forked child writes: its locks and what it forgets of
- * its parent. Kept on one page, so that a child copies one page of the
- * shim's rather than one per module: a page copied is a fault, and faults
- * are most of what a fork costs.
+ * State written in every process: at start (the mode, the strategy, the
+ * locks' registry) and in every forked child (its locks, what it forgets
+ * of its parent). Kept together on the page the loader writes anyway, so
+ * that a child copies one page of the shim's rather than one per module:
+ * a page copied is a fault, and faults are most of what a fork costs.
  */
-#define CW_FORK_WRITTEN __attribute__((section("cw_fork_written")))
+#define CW_HOT __attribute__((section("cw_hot")))
+/* Code every forked child runs, on as few pages as it fits: a page of code
+ * the child executes is a fault too. */
+#define CW_CHILD_CODE __attribute__((section(".text.hot.cw_child")))
 
 /* errno back as it was, written only if it changed: after a fork, a write
  * to the thread's page copies it. */

@@ -16,7 +16,7 @@
 #define SLAB_BYTES (64 * 1024)
 #define BUCKETS_MIN 1024
 
-CW_FORK_WRITTEN struct cw__table cw__table = {
+CW_HOT struct cw__table cw__table = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.wake_fd = -1,
 };
@@ -339,7 +339,7 @@ void cw__table_unwatched(struct cw__child *c)
 	}
 }
 
-void cw__table_reset(void)
+CW_CHILD_CODE void cw__table_reset(void)
 {
 	struct cw__table *t = &cw__table;
 

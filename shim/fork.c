@@ -25,7 +25,7 @@ static void child_created(pid_t pid, const struct cw__caller *by)
 }
 
 /* The fork handlers of locks.c take the shim's locks and reset the child. */
-CW_EXPORT pid_t fork(void)
+CW_CHILD_CODE CW_EXPORT pid_t fork(void)
 {
 	pid_t pid;
 
@@ -39,7 +39,7 @@ CW_EXPORT pid_t fork(void)
 }
 
 /* _Fork runs no atfork handlers, so it resets the child itself. */
-CW_EXPORT pid_t _Fork(void)
+CW_CHILD_CODE CW_EXPORT pid_t _Fork(void)
 {
 	pid_t pid;
 

@@ -23,7 +23,7 @@ struct piped {
 	pid_t pid;
 };
 
-CW_FORK_WRITTEN static pthread_mutex_t piped_lock = PTHREAD_MUTEX_INITIALIZER;
+CW_HOT static pthread_mutex_t piped_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct piped *piped_head;
 /* Streams open from popen(): fclose() looks for them only when some are. */
 static atomic_int piped_count;

@@ -31,12 +31,12 @@
  * starts again if that slot stopped being current meanwhile.
  */
 static struct sigaction slots[2];
-CW_FORK_WRITTEN static atomic_uint copying[2];
+CW_HOT static atomic_uint copying[2];
 /* generation << 1 | RESET: slots[generation & 1] is current, and RESET
  * says SA_RESETHAND has made it SIG_DFL since, as the kernel would. */
 static atomic_uint current;
 #define RESET 1u
-CW_FORK_WRITTEN static pthread_mutex_t change_lock = PTHREAD_MUTEX_INITIALIZER;
+CW_HOT static pthread_mutex_t change_lock = PTHREAD_MUTEX_INITIALIZER;
 /* siginterrupt(SIGCHLD, 1): signal() then installs without SA_RESTART. */
 static bool interrupting;
 
@@ -162,10 +162,10 @@ CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
  * ptrace stops, and gdb slept in poll forever. Such a child sets its real
  * disposition directly, as it would bare, and leaves the slots alone.
  */
-CW_FORK_WRITTEN static atomic_int owner;
+CW_HOT static atomic_int owner;
 
 /* A child has one thread: no relay of the others is copying any more. */
-static void owner_forked(void)
+CW_CHILD_CODE static void owner_forked(void)
 {
 	atomic_store(&owner, getpid());
 	for (int i = 0; i < 2; i++)

@@ -18,12 +18,12 @@
 extern char **environ;
 
 /* Concurrent system() calls share one ignoring of SIGINT and SIGQUIT. */
-CW_FORK_WRITTEN static pthread_mutex_t quiet_lock = PTHREAD_MUTEX_INITIALIZER;
-CW_FORK_WRITTEN static int quiet_count;
+CW_HOT static pthread_mutex_t quiet_lock = PTHREAD_MUTEX_INITIALIZER;
+CW_HOT static int quiet_count;
 static struct sigaction quiet_int, quiet_quit;
 
 /* The child runs no system() of its parent's other threads. */
-static void quiet_reset(void)
+CW_CHILD_CODE static void quiet_reset(void)
 {
 	if (quiet_count)
 		quiet_count = 0;
