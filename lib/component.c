@@ -108,7 +108,7 @@ static void ranges_load(void)
 	}
 	cw__sys_close(fd);
 out:
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 }
 
 static bool object_of(const void *site, uint64_t *object)

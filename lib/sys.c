@@ -65,7 +65,7 @@ CW_RAW_HANDLER static long raw6(long n, long a, long b, long c, long d,
 
 	if (r == -1)
 		r = -errno;
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 	return r;
 }
 #endif

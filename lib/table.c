@@ -27,7 +27,7 @@ static void *pages_get(size_t bytes)
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -36,7 +36,7 @@ static void pages_put(void *p, size_t bytes)
 	int saved_errno = errno;
 
 	munmap(p, bytes);
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 }
 
 void cw__table_lock(sigset_t *saved)

@@ -301,7 +301,7 @@ static void line_end(struct line *l)
 		l->buf[l->len - 1] = '\n';
 	if (fd >= 0 && trace_still_ours(fd))
 		write(fd, l->buf, l->len);
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 }
 
 void cw__trace_open(const char *path)
@@ -332,7 +332,7 @@ void cw__trace_open(const char *path)
 			put_c(&l, strerror(errno));
 		put_c(&l, "; set CHILDWATCH_TRACE to a regular file's path\n");
 		write(STDERR_FILENO, l.buf, l.len);
-		errno = saved_errno;
+		cw__errno_restore(saved_errno);
 		return;
 	}
 	fd = cw__fd_park(fd);
@@ -341,7 +341,7 @@ void cw__trace_open(const char *path)
 		trace_ino = st.st_ino;
 		atomic_store(&cw__trace_fd, fd);
 	}
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 }
 
 void cw__trace_start(enum cw__mode asked, enum cw__mode mode,

@@ -32,7 +32,7 @@ static void exec_failed(const struct cw__caller *by, const char *path,
 	int saved_errno = errno;
 
 	cw__trace_exec(by, path, argv, errno);
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 }
 
 #define EXEC_TRACED(name, path, argv, call)                      \

@@ -136,7 +136,7 @@ CW_EXPORT FILE *popen(const char *command, const char *mode)
 		return REAL(popen)(command, mode);
 	stream = popen_mediated(command, mode, CW_CALLER("popen"));
 	if (stream)
-		errno = saved_errno;
+		cw__errno_restore(saved_errno);
 	return stream;
 }
 
@@ -170,7 +170,7 @@ static int piped_close(struct piped *p, const struct cw__caller *by)
 		errno = -r;
 		return -1;
 	}
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 	return status;
 }
 

@@ -49,7 +49,7 @@ void *cw__real_lookup(void **slot, const char *name)
 	void *fn = dlsym(RTLD_NEXT, name);
 
 	__atomic_store_n(slot, fn, __ATOMIC_RELAXED);
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 	return fn;
 }
 
@@ -100,7 +100,7 @@ static void real_resolve(void)
 	}
 	cw__trace_start(mode, cw__reaper_mode, &inherited);
 	atomic_store(&starting, 0);
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 }
 
 void cw__real_init(void)

@@ -137,7 +137,7 @@ CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
 	do {
 		act = slot_read(&cur);
 		if (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN) {
-			errno = saved_errno;
+			cw__errno_restore(saved_errno);
 			return;
 		}
 		/* One delivery gets a SA_RESETHAND handler, as in the kernel;
@@ -146,7 +146,7 @@ CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
 		 !atomic_compare_exchange_strong(&current, &cur, cur | RESET));
 	if (act.sa_flags & SA_RESETHAND)
 		kernel_follow();
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 	if (act.sa_flags & SA_SIGINFO)
 		act.sa_sigaction(sig, si, uc);
 	else
@@ -290,7 +290,7 @@ static int sigaction_do(int sig, const struct sigaction *act,
 		return REAL(sigaction)(sig, act, old);
 	if (disposition_swap(act, old) < 0)
 		return -1;
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 	return 0;
 }
 
@@ -408,7 +408,7 @@ static void trace_end(const struct cw__caller *by,
 	if (now.sa_handler != before->sa_handler ||
 	    now.sa_flags != before->sa_flags)
 		cw__trace_sigchld(by, before, &now);
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 }
 
 /* Every way to set SIGCHLD's disposition, traced: a query changes nothing

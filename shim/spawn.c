@@ -28,7 +28,7 @@ static int spawn_tracked(spawn_fn *spawn, const struct cw__caller *by,
 	cw__child_created(r == 0 ? child : -1, CW_OWNER_PROGRAM, by, NULL);
 	if (r == 0 && pid)
 		*pid = child;
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 	return r;
 }
 

@@ -31,7 +31,7 @@ __attribute__((visibility("hidden"))) pid_t cw__vfork_end(long r,
 		errno = -r;
 		return -1;
 	}
-	errno = saved_errno;
+	cw__errno_restore(saved_errno);
 	return r;
 }
 
