@@ -206,7 +206,7 @@ static void *dispatcher(void *arg)
 
 	while (!atomic_load(&w->closing)) {
 		/* Read before looking, so that no change slips between. */
-		uint32_t seq = atomic_load(&cw__table.seq);
+		uint32_t seq = cw__table_seq();
 		siginfo_t si;
 		pid_t pid = dispatch_one(w, &si);
 

@@ -71,9 +71,9 @@ static void children_from_table(struct cw__pids *running, struct cw__pids *zombi
 	cw__table_lock(&saved);
 	/* Every exit, not just the kernel's first: the census is exact. */
 	cw__collect_scan();
-	for (c = cw__table.running.head; c; c = c->next)
+	for (c = cw__table_running_first(); c; c = c->next)
 		pids_add(running, c->pid);
-	for (c = cw__table.ready.head; c; c = c->next)
+	for (c = cw__table_ready_first(); c; c = c->next)
 		pids_add(zombies, c->pid);
 	cw__table_unlock(&saved);
 }

@@ -7,6 +7,7 @@
 #include "child.h"
 #include "strategy.h"
 #include "sys.h"
+#include "trace.h"
 
 #define THREAD_STACK (64 * 1024)
 
@@ -66,12 +67,12 @@ void cw__children_gone(void)
 {
 	struct cw__child *c, *tmp;
 
-	cw__list_for_each_safe(c, tmp, &cw__table.running)
+	cw__for_each_safe(c, tmp, cw__table_running_first())
 	{
 		if (gone_with_the_rest(c))
 			cw__child_vanished(c);
 	}
-	cw__list_for_each_safe(c, tmp, &cw__table.ready)
+	cw__for_each_safe(c, tmp, cw__table_ready_first())
 	{
 		if (c->state == CHILD_EXITED && gone_with_the_rest(c))
 			cw__child_vanished(c);
@@ -91,7 +92,7 @@ static void scan_running(void)
 {
 	struct cw__child *c, *tmp;
 
-	cw__list_for_each_safe(c, tmp, &cw__table.running)
+	cw__for_each_safe(c, tmp, cw__table_running_first())
 		cw__child_probe(c);
 }
 

@@ -26,7 +26,7 @@ CW_HOT atomic_bool cw__sigchld_uncollected;
 
 void cw__child_creating(void)
 {
-	atomic_fetch_add(&cw__table.creating, 1);
+	cw__table_creating_begin();
 }
 
 static void child_enter(pid_t pid, enum cw__owner owner,
@@ -36,7 +36,7 @@ static void child_enter(pid_t pid, enum cw__owner owner,
 	sigset_t saved;
 
 	if (!cw__reaper_mediating()) {
-		atomic_fetch_sub(&cw__table.creating, 1);
+		cw__table_creating_end();
 		return;
 	}
 	/* Nothing is armed for the child here: a fork may come from a signal
@@ -49,14 +49,10 @@ static void child_enter(pid_t pid, enum cw__owner owner,
 		c = cw__table_add(pid, owner, pthread_self());
 		if (c) {
 			c->spawned = *by;
-			c->creator_tid = cw__sys_gettid();
-			if (!cw__table.one_creator)
-				cw__table.one_creator = c->creator_tid;
-			else if (cw__table.one_creator != c->creator_tid)
-				cw__table.many_creators = true;
+			cw__table_creator(c, cw__sys_gettid());
 		}
 	}
-	if (atomic_fetch_sub(&cw__table.creating, 1) == 1)
+	if (cw__table_creating_end())
 		cw__records_unclaimed_drop();
 	cw__wait_created();
 	cw__table_changed();
@@ -92,7 +88,7 @@ void cw__reaper_uncounted(struct rusage *ru)
 
 	memset(ru, 0, sizeof *ru);
 	cw__table_lock(&saved);
-	for (c = cw__table.ready.head; c; c = c->next) {
+	for (c = cw__table_ready_first(); c; c = c->next) {
 		if (c->state != CHILD_COLLECTED)
 			continue;
 		timeradd(&ru->ru_utime, &c->ru.ru_utime, &ru->ru_utime);

@@ -10,6 +10,7 @@
 
 #include "mode.h"
 #include "table.h"
+#include "trace.h"
 
 /* One wait, in waitid(2)'s terms. */
 struct cw__wait {

@@ -10,6 +10,7 @@
 #include "child.h"
 #include "strategy.h"
 #include "sys.h"
+#include "trace.h"
 
 /* Reaps one zombie into c; false when it was gone already. */
 static bool collect_one(struct cw__child *c)
@@ -50,7 +51,7 @@ static void fast_collect(void)
 			return;
 		c = cw__table_find(si.si_pid);
 		if (!c || c->state == CHILD_CONSUMED) {
-			if (atomic_load(&cw__table.creating) > 0)
+			if (cw__table_creating())
 				return;
 			/* A child the shim never saw created: fast collects
 			 * every child, and keeps it for the program. */

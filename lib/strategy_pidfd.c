@@ -57,7 +57,7 @@ static void epoll_abandon(int fd)
 
 	if (fd != epoll_fd)
 		return;
-	for (c = cw__table.running.head; c; c = c->next) {
+	for (c = cw__table_running_first(); c; c = c->next) {
 		if (c->pidfd < 0)
 			continue;
 		c->pidfd = -1;
@@ -158,7 +158,7 @@ static void pidfd_collect(void)
 	pidfd_drain();
 	/* Children no thread or pidfd reports (none was needed, none could
 	 * be had, or the program closed ours). */
-	if (cw__table.unwatched)
+	if (cw__table_unwatched_any())
 		cw__collect_picked();
 }
 

@@ -16,7 +16,38 @@
 #define SLAB_BYTES (64 * 1024)
 #define BUCKETS_MIN 1024
 
-CW_HOT struct cw__table cw__table = {
+struct cw__list {
+	struct cw__child *head, *tail;
+	size_t len;
+};
+
+struct cw__table {
+	pthread_mutex_t lock;
+	/* Bumped on every change a blocked wait may care about; futex word. */
+	_Atomic uint32_t seq;
+	atomic_uint sleepers; /* threads asleep on seq */
+	/* An eventfd written on every change while fd_sleepers sleep on it
+	 * (with pidfds, in one epoll), or -1. */
+	_Atomic int wake_fd;
+	atomic_uint fd_sleepers;
+	struct cw__child **buckets;
+	size_t nbuckets;
+	struct cw__list running, ready, records;
+	struct cw__child *free;
+	uint32_t next_gen;
+	size_t program_children; /* the program's, not yet consumed */
+	size_t unwatched;	 /* running children no watcher reports */
+	/* The thread that created every child so far, until a second one
+	 * does: waits for any child then follow the kernel's per-thread
+	 * order. */
+	pid_t one_creator;
+	bool many_creators;
+	/* Creations between the kernel's and our table's knowing of a pid. */
+	atomic_int creating;
+};
+
+
+CW_HOT static struct cw__table cw__table = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.wake_fd = -1,
 };
@@ -59,6 +90,11 @@ void cw__table_fork_take(void)
 void cw__table_fork_release(void)
 {
 	pthread_mutex_unlock(&cw__table.lock);
+}
+
+uint32_t cw__table_seq(void)
+{
+	return atomic_load(&cw__table.seq);
 }
 
 CW_RAW_HANDLER void cw__table_changed(void)
@@ -219,6 +255,60 @@ struct cw__child *cw__table_find(pid_t pid)
 	while (c && c->pid != pid)
 		c = c->hash_next;
 	return c;
+}
+
+struct cw__child *cw__table_running_first(void)
+{
+	return cw__table.running.head;
+}
+
+struct cw__child *cw__table_ready_first(void)
+{
+	return cw__table.ready.head;
+}
+
+struct cw__child *cw__table_records_first(void)
+{
+	return cw__table.records.head;
+}
+
+bool cw__table_program_children(void)
+{
+	return cw__table.program_children > 0;
+}
+
+bool cw__table_unwatched_any(void)
+{
+	return cw__table.unwatched > 0;
+}
+
+void cw__table_creator(struct cw__child *c, pid_t tid)
+{
+	c->creator_tid = tid;
+	if (!cw__table.one_creator)
+		cw__table.one_creator = tid;
+	else if (cw__table.one_creator != tid)
+		cw__table.many_creators = true;
+}
+
+bool cw__table_many_creators(void)
+{
+	return cw__table.many_creators;
+}
+
+void cw__table_creating_begin(void)
+{
+	atomic_fetch_add(&cw__table.creating, 1);
+}
+
+bool cw__table_creating_end(void)
+{
+	return atomic_fetch_sub(&cw__table.creating, 1) == 1;
+}
+
+bool cw__table_creating(void)
+{
+	return atomic_load(&cw__table.creating) > 0;
 }
 
 uint64_t cw__table_key(const struct cw__child *c)

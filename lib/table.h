@@ -11,7 +11,7 @@
 #include <sys/types.h>
 
 #include "sys.h"
-#include "trace.h"
+#include "caller.h"
 
 /* Whose child it is: only the owner's waits may see it. */
 enum cw__owner {
@@ -45,9 +45,8 @@ struct cw__child {
 	int code, status, uid; /* siginfo of the exit, once collected */
 	struct rusage ru;
 	/* For the trace: who created it; who consumed it (CHILD_CONSUMED). */
-	struct cw__caller spawned, taken;
-	struct cw__wait_args taken_args;
-	pid_t taken_tid;
+	struct cw__caller spawned;
+	struct cw__consumer taken;
 	bool theft_traced; /* one theft-averted event per child */
 	/* CHILD_CONSUMED by another component's wait for this pid: kept for
 	 * the creating component's wait alone. */
@@ -57,37 +56,6 @@ struct cw__child {
 	bool kept_zombie;
 };
 
-struct cw__list {
-	struct cw__child *head, *tail;
-	size_t len;
-};
-
-struct cw__table {
-	pthread_mutex_t lock;
-	/* Bumped on every change a blocked wait may care about; futex word. */
-	_Atomic uint32_t seq;
-	atomic_uint sleepers; /* threads asleep on seq */
-	/* An eventfd written on every change while fd_sleepers sleep on it
-	 * (with pidfds, in one epoll), or -1. */
-	_Atomic int wake_fd;
-	atomic_uint fd_sleepers;
-	struct cw__child **buckets;
-	size_t nbuckets;
-	struct cw__list running, ready, records;
-	struct cw__child *free;
-	uint32_t next_gen;
-	size_t program_children; /* the program's, not yet consumed */
-	size_t unwatched;	 /* running children no watcher reports */
-	/* The thread that created every child so far, until a second one
-	 * does: waits for any child then follow the kernel's per-thread
-	 * order. */
-	pid_t one_creator;
-	bool many_creators;
-	/* Creations between the kernel's and our table's knowing of a pid. */
-	atomic_int creating;
-};
-
-extern struct cw__table cw__table;
 
 /*
  * The lock is taken with every signal blocked: the program's SIGCHLD
@@ -100,8 +68,29 @@ void cw__table_unlock(const sigset_t *saved);
 void cw__table_fork_take(void);
 void cw__table_fork_release(void);
 
-/* Everything below runs with the lock held. */
+/* Everything below runs with the lock held, except where it says. */
 struct cw__child *cw__table_find(pid_t pid);
+/* The table's lists, each oldest first: the running children; those that
+ * exited (CHILD_EXITED, CHILD_COLLECTED); records (CHILD_CONSUMED). */
+struct cw__child *cw__table_running_first(void);
+struct cw__child *cw__table_ready_first(void);
+struct cw__child *cw__table_records_first(void);
+/* Whether the program has children it has not consumed; whether some
+ * running child has no watcher to report its exit. */
+bool cw__table_program_children(void);
+bool cw__table_unwatched_any(void);
+/* c was created by thread tid; whether children so far came from more than
+ * one thread (waits for any child then follow the kernel's per-thread
+ * order). */
+void cw__table_creator(struct cw__child *c, pid_t tid);
+bool cw__table_many_creators(void);
+
+/* Creations between the kernel's and the table's knowing of a pid, counted
+ * without the lock: a handler's fork may come at any time. _end says
+ * whether it was the last one under way. */
+void cw__table_creating_begin(void);
+bool cw__table_creating_end(void);
+bool cw__table_creating(void);
 /* A child's pid and generation in one word, for a watcher to carry
  * (an epoll event, a thread's argument); and the running child it names,
  * or NULL once that child has left or its pid serves another. */
@@ -121,6 +110,8 @@ void cw__table_unwatched(struct cw__child *c);
 
 /* Wake every blocked wait to look again. Async-signal-safe, lock-free. */
 CW_RAW_HANDLER void cw__table_changed(void);
+/* The count of changes, read before looking, to sleep on. Lock-free. */
+uint32_t cw__table_seq(void);
 /* Sleep until seq moves on from the value read before looking (or
  * timeout_ms passes; < 0: no limit). Without the lock. 0 or -errno. */
 int cw__table_sleep(uint32_t seq, int timeout_ms);
@@ -134,7 +125,8 @@ int cw__table_sleep_fd(int ep, uint32_t seq);
 /* In a forked child: the parent's children are not ours. */
 void cw__table_reset(void);
 
-#define cw__list_for_each_safe(c, tmp, list)                              \
-	for ((c) = (list)->head; (c) && ((tmp) = (c)->next, 1); (c) = (tmp))
+/* From first on, where the body may remove c. */
+#define cw__for_each_safe(c, tmp, first)                                  \
+	for ((c) = (first); (c) && ((tmp) = (c)->next, 1); (c) = (tmp))
 
 #endif

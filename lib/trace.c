@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "reaper.h"
 #include "sys.h"
 #include "trace.h"
 
@@ -449,74 +448,80 @@ static void put_wait_args(struct line *l, const struct cw__wait_args *a)
 }
 
 static void wait_begin(struct line *l, const char *event,
-		       const struct cw__wait *w, pid_t child)
+		       const struct cw__caller *by,
+		       const struct cw__wait_args *args, pid_t child)
 {
 	line_begin(l, event);
 	put_int(l, "child", child);
-	put_caller(l, &w->by);
-	put_wait_args(l, &w->args);
+	put_caller(l, by);
+	put_wait_args(l, args);
 }
 
-void cw__trace_waited(const struct cw__wait *w, pid_t child)
+void cw__trace_waited(const struct cw__caller *by,
+		      const struct cw__wait_args *args, pid_t child,
+		      const siginfo_t *si)
 {
 	struct line l;
-	int code = w->si.si_code;
+	int code = si->si_code;
 	bool exit = code == CLD_EXITED || code == CLD_KILLED ||
 		    code == CLD_DUMPED;
 
 	if (!cw__trace_on())
 		return;
-	wait_begin(&l, "wait", w, child);
-	put_status(&l, &w->si);
+	wait_begin(&l, "wait", by, args, child);
+	put_status(&l, si);
 	/* An exit not left for a later wait is consumed: the child is gone. */
-	put_bool(&l, "consumed", exit && !(w->args.options & WNOWAIT));
+	put_bool(&l, "consumed", exit && !(args->options & WNOWAIT));
 	line_end(&l);
 }
 
-void cw__trace_lost(const struct cw__wait *w, pid_t child)
+void cw__trace_lost(const struct cw__caller *by,
+		    const struct cw__wait_args *args, pid_t child)
 {
 	struct line l;
 
 	if (!cw__trace_on())
 		return;
-	wait_begin(&l, "lost", w, child);
+	wait_begin(&l, "lost", by, args, child);
 	put_str(&l, "error", "ECHILD");
 	line_end(&l);
 }
 
-static void put_spawner(struct line *l, const struct cw__child *c)
+static void put_who(struct line *l, const char *key,
+		    const struct cw__caller *who)
 {
-	put_key(l, "owner");
+	put_key(l, key);
 	put_c(l, "{\"call\":");
-	put_quoted(l, c->spawned.call ? c->spawned.call : "unknown");
-	put_site(l, "site", c->spawned.site);
-	put_c(l, "}");
+	put_quoted(l, who->call ? who->call : "unknown");
+	put_site(l, "site", who->site);
 }
 
-void cw__trace_averted(const struct cw__wait *w, const struct cw__child *c)
+void cw__trace_averted(const struct cw__caller *by,
+		       const struct cw__wait_args *args, pid_t child,
+		       const struct cw__caller *owner)
 {
 	struct line l;
 
 	if (!cw__trace_on())
 		return;
-	wait_begin(&l, "theft_averted", w, c->pid);
-	put_spawner(&l, c);
+	wait_begin(&l, "theft_averted", by, args, child);
+	put_who(&l, "owner", owner);
+	put_c(&l, "}");
 	line_end(&l);
 }
 
-void cw__trace_replayed(const struct cw__wait *w, const struct cw__child *c)
+void cw__trace_replayed(const struct cw__caller *by,
+			const struct cw__wait_args *args, pid_t child,
+			const struct cw__consumer *taken)
 {
 	struct line l;
 
 	if (!cw__trace_on())
 		return;
-	wait_begin(&l, "replay", w, c->pid);
-	put_key(&l, "consumer");
-	put_c(&l, "{\"call\":");
-	put_quoted(&l, c->taken.call ? c->taken.call : "unknown");
-	put_site(&l, "site", c->taken.site);
-	put_wait_args(&l, &c->taken_args);
-	put_int(&l, "tid", c->taken_tid);
+	wait_begin(&l, "replay", by, args, child);
+	put_who(&l, "consumer", &taken->by);
+	put_wait_args(&l, &taken->args);
+	put_int(&l, "tid", taken->tid);
 	put_c(&l, "}");
 	line_end(&l);
 }

@@ -16,27 +16,10 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include "caller.h"
 #include "mode.h"
 
 #define CW_TRACE_VERSION 1
-
-/* Who made a call: its name and the address it returns to. */
-struct cw__caller {
-	const char *call;
-	const void *site;
-};
-
-/* A wait's arguments as the program gave them: waitid's, or wait4's pid
- * (in id) and options. */
-struct cw__wait_args {
-	bool waitid;
-	idtype_t idtype;
-	long id;
-	int options;
-};
-
-struct cw__child;
-struct cw__wait;
 
 /* The trace's descriptor, or -1: tracing off costs one load and a branch. */
 extern atomic_int cw__trace_fd;
@@ -60,14 +43,21 @@ void cw__trace_exited(pid_t child, const siginfo_t *si);
 void cw__trace_reaped(pid_t child, const siginfo_t *si);
 /* Reaped outside the shim: a raw system call, SIG_IGN or SA_NOCLDWAIT. */
 void cw__trace_vanished(pid_t child);
-/* A wait returned child's event to its caller. */
-void cw__trace_waited(const struct cw__wait *w, pid_t child);
+/* A wait (by, args) returned child's event si to its caller. */
+void cw__trace_waited(const struct cw__caller *by,
+		      const struct cw__wait_args *args, pid_t child,
+		      const siginfo_t *si);
 /* A wait for child failed with ECHILD. */
-void cw__trace_lost(const struct cw__wait *w, pid_t child);
-/* w, a wait for any child, would have taken c, someone else's. */
-void cw__trace_averted(const struct cw__wait *w, const struct cw__child *c);
-/* w, a wait for c, gets the status an earlier wait for any child took. */
-void cw__trace_replayed(const struct cw__wait *w, const struct cw__child *c);
+void cw__trace_lost(const struct cw__caller *by,
+		    const struct cw__wait_args *args, pid_t child);
+/* A wait for any child would have taken child, which owner created. */
+void cw__trace_averted(const struct cw__caller *by,
+		       const struct cw__wait_args *args, pid_t child,
+		       const struct cw__caller *owner);
+/* A wait for child gets the status an earlier wait for any child took. */
+void cw__trace_replayed(const struct cw__caller *by,
+			const struct cw__wait_args *args, pid_t child,
+			const struct cw__consumer *taken);
 /* The program's SIGCHLD disposition changed from old to now. */
 void cw__trace_sigchld(const struct cw__caller *by,
 		       const struct sigaction *old,

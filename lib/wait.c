@@ -76,9 +76,9 @@ static bool is_exit(int code)
 static void record_keep(struct cw__child *c, const struct cw__caller *by,
 			const struct cw__wait_args *args, bool for_creator)
 {
-	c->taken = *by;
-	c->taken_args = *args;
-	c->taken_tid = cw__sys_gettid();
+	c->taken.by = *by;
+	c->taken.args = *args;
+	c->taken.tid = cw__trace_on() ? cw__sys_gettid() : 0;
 	c->for_creator = for_creator;
 	cw__table_move(c, CHILD_CONSUMED);
 }
@@ -134,7 +134,7 @@ static int deliver(struct cw__child *c, struct cw__wait *w)
 		si_from_child(&w->si, c);
 		w->ru = c->ru;
 		if (c->state == CHILD_CONSUMED)
-			cw__trace_replayed(w, c);
+			cw__trace_replayed(&w->by, &w->args, c->pid, &c->taken);
 	}
 	if ((w->options & WNOWAIT) || !is_exit(w->si.si_code))
 		return pid;
@@ -183,7 +183,7 @@ bool cw__record_claim(struct cw__child *c, enum cw__owner owner,
 	if (c->state != CHILD_CONSUMED || !c->for_creator || c->spawned.site)
 		return false;
 	early_records--;
-	if (cw__same_component(c->taken.site, by->site)) {
+	if (cw__same_component(c->taken.by.site, by->site)) {
 		cw__table_remove(c);
 		return true;
 	}
@@ -198,7 +198,7 @@ void cw__records_unclaimed_drop(void)
 
 	if (!early_records)
 		return;
-	cw__list_for_each_safe(c, tmp, &cw__table.records)
+	cw__for_each_safe(c, tmp, cw__table_records_first())
 	{
 		if (c->for_creator && !c->spawned.site)
 			cw__table_remove(c);
@@ -241,7 +241,7 @@ static void autoreap(void)
 	/* Every exit, not only the kernel's first (collect() in pidfd and
 	 * threaded): one SIGCHLD may stand for several. */
 	cw__collect_scan();
-	cw__list_for_each_safe(c, tmp, &cw__table.ready)
+	cw__for_each_safe(c, tmp, cw__table_ready_first())
 	{
 		if (c->owner != CW_OWNER_PROGRAM || c->kept_zombie ||
 		    c->specific_waiters)
@@ -259,7 +259,7 @@ static void autoreap(void)
 				       WEXITED | WNOHANG | WNOWAIT, NULL);
 
 		if (r < 0 || si.si_pid == 0 ||
-		    atomic_load(&cw__table.creating) > 0)
+		    cw__table_creating())
 			break;
 		c = cw__table_find(si.si_pid);
 		if (c && c->state != CHILD_CONSUMED)
@@ -282,7 +282,7 @@ void cw__children_autoreap(void)
 void cw__wait_created(void)
 {
 	/* Its SIGCHLD may have come before it was known, and gone unheeded. */
-	if (atomic_load(&ignored) && atomic_load(&cw__table.creating) == 0)
+	if (atomic_load(&ignored) && !cw__table_creating())
 		autoreap();
 }
 
@@ -296,7 +296,7 @@ void cw__wait_sigchld_ignored(bool on)
 	cw__table_lock(&saved);
 	if (on) {
 		cw__collect_scan();
-		for (c = cw__table.ready.head; c; c = c->next)
+		for (c = cw__table_ready_first(); c; c = c->next)
 			c->kept_zombie = true;
 	} else {
 		autoreap();
@@ -331,19 +331,19 @@ static int take_pid(struct cw__wait *w)
  * for which a zombie counts only when WEXITED is asked for. */
 static bool has_child(const struct cw__wait *w)
 {
-	const struct cw__list *lists[] = { &cw__table.running,
-					   &cw__table.ready };
+	const struct cw__child *firsts[] = { cw__table_running_first(),
+					     cw__table_ready_first() };
 	size_t nlists = w->options & WEXITED ? 2 : 1;
 	const struct cw__child *c;
 
 	/* A child another thread is creating exists for the kernel already. */
-	if (atomic_load(&cw__table.creating) > 0)
+	if (cw__table_creating())
 		return true;
 	if (w->idtype == P_ALL && !(w->options & __WNOTHREAD) &&
 	    w->as == CW_OWNER_PROGRAM && (w->options & WEXITED))
-		return cw__table.program_children > 0;
+		return cw__table_program_children();
 	for (size_t i = 0; i < nlists; i++)
-		for (c = lists[i]->head; c; c = c->next)
+		for (c = firsts[i]; c; c = c->next)
 			if (matches(c, w))
 				return true;
 	return false;
@@ -357,7 +357,7 @@ static void theft_note(struct cw__child *c, const struct cw__wait *w)
 	    w->as != CW_OWNER_PROGRAM || !cw__trace_on())
 		return;
 	c->theft_traced = true;
-	cw__trace_averted(w, c);
+	cw__trace_averted(&w->by, &w->args, c->pid, &c->spawned);
 }
 
 /* c is w's to take: w is its owner's wait, and no wait for this very pid
@@ -402,7 +402,7 @@ static struct cw__child *oldest_exit(const struct cw__wait *w,
 {
 	struct cw__child *c, *oldest = NULL;
 
-	for (c = cw__table.ready.head; c; c = c->next)
+	for (c = cw__table_ready_first(); c; c = c->next)
 		if (in_rank(c, f) && takeable(c, w) &&
 		    (!oldest || c->gen < oldest->gen) &&
 		    !(atomic_load(&ignored) && c->owner == CW_OWNER_PROGRAM &&
@@ -425,7 +425,7 @@ static int take_ranked(struct cw__wait *w, const struct rank_filter *f)
 	for (;;) {
 		exit = w->options & WEXITED ? oldest_exit(w, f) : NULL;
 		if (stops) {
-			cw__list_for_each_safe(c, tmp, &cw__table.running)
+			cw__for_each_safe(c, tmp, cw__table_running_first())
 			{
 				if (exit && c->gen > exit->gen)
 					break;
@@ -447,14 +447,14 @@ static int take_ranked(struct cw__wait *w, const struct rank_filter *f)
 /* The lowest rank from f->rank on among the children w may see, in f. */
 static bool rank_next(const struct cw__wait *w, struct rank_filter *f)
 {
-	const struct cw__list *lists[] = { &cw__table.running,
-					   &cw__table.ready };
+	const struct cw__child *firsts[] = { cw__table_running_first(),
+					     cw__table_ready_first() };
 	const struct cw__child *c;
 	uint32_t best = 0, r;
 	bool found = false;
 
 	for (size_t i = 0; i < 2; i++) {
-		for (c = lists[i]->head; c; c = c->next) {
+		for (c = firsts[i]; c; c = c->next) {
 			r = thread_rank(c, f->self);
 			if (r < f->rank || (found && r >= best) ||
 			    !kernel_match(c, w))
@@ -469,7 +469,7 @@ static bool rank_next(const struct cw__wait *w, struct rank_filter *f)
 
 static int take_any(struct cw__wait *w)
 {
-	struct rank_filter f = { .on = cw__table.many_creators };
+	struct rank_filter f = { .on = cw__table_many_creators() };
 	int r;
 
 	if (!f.on) {
@@ -525,7 +525,7 @@ static int block_behind(struct cw__wait *w, uint32_t seq, sigset_t *saved)
 	wake = cw__table_wake_fd();
 	if (ep < 0 || wake < 0 || cw__sys_epoll_add(ep, wake, true) < 0)
 		goto poll;
-	for (c = cw__table.running.head; c; c = c->next) {
+	for (c = cw__table_running_first(); c; c = c->next) {
 		if (!takeable(c, w))
 			continue;
 		if (c->wait_fd < 0)
@@ -571,7 +571,7 @@ static int block(struct cw__wait *w, sigset_t *saved)
 {
 	int peek = (w->options & (WEXITED | WSTOPPED | WCONTINUED |
 				  __WNOTHREAD | __WALL | __WCLONE)) | WNOWAIT;
-	uint32_t seq = atomic_load(&cw__table.seq);
+	uint32_t seq = cw__table_seq();
 	siginfo_t si = { 0 };
 	struct cw__child *c;
 	int r;
@@ -582,9 +582,9 @@ static int block(struct cw__wait *w, sigset_t *saved)
 	if (r == -EINTR)
 		return -EINTR;
 	/* The peek ran unlocked: a child created since is not in its answer. */
-	if (atomic_load(&cw__table.seq) != seq)
+	if (cw__table_seq() != seq)
 		return 0;
-	if (r == -ECHILD && atomic_load(&cw__table.creating) == 0) {
+	if (r == -ECHILD && !cw__table_creating()) {
 		if (w->idtype == P_ALL && !(w->options & __WNOTHREAD))
 			cw__children_gone();
 		return NONE_LEFT;
@@ -595,7 +595,7 @@ static int block(struct cw__wait *w, sigset_t *saved)
 	/* A child another thread is creating, or one a wait for its pid is
 	 * about to take: the table changes as soon as that is done. */
 	if ((!c || c->state == CHILD_CONSUMED) &&
-	    atomic_load(&cw__table.creating) > 0)
+	    cw__table_creating())
 		return block_until_changed(seq, saved);
 	if (c && c->specific_waiters)
 		return block_until_changed(seq, saved);
@@ -622,7 +622,7 @@ static int pidfd_collected(int pidfd)
 	int pid;
 
 	cw__table_lock(&saved);
-	for (c = cw__table.ready.head; c; c = c->next)
+	for (c = cw__table_ready_first(); c; c = c->next)
 		if (c->state == CHILD_COLLECTED && c->program_pidfd == pidfd &&
 		    (!found || c->gen > found->gen))
 			found = c;
@@ -681,7 +681,7 @@ static int take_collected(struct cw__wait *w)
 	int r = 0;
 
 	cw__table_lock(&saved);
-	cw__list_for_each_safe(c, tmp, &cw__table.ready)
+	cw__for_each_safe(c, tmp, cw__table_ready_first())
 	{
 		if (c->state == CHILD_COLLECTED && !c->specific_waiters &&
 		    matches(c, w) && (r = deliver(c, w)) > 0)
@@ -747,9 +747,9 @@ static int wait_traced(struct cw__wait *w, int r)
 	pid_t child = w->idtype == P_PID ? (pid_t)w->id : 0;
 
 	if (r > 0)
-		cw__trace_waited(w, r);
+		cw__trace_waited(&w->by, &w->args, r, &w->si);
 	else if (r == -ECHILD && child > 0)
-		cw__trace_lost(w, child);
+		cw__trace_lost(&w->by, &w->args, child);
 	return r;
 }
 
@@ -797,7 +797,7 @@ out:
 		waiter_count(w->id, gen, -1);
 	cw__table_unlock(&saved);
 	if (r == NOT_OURS) {
-		bool creating = atomic_load(&cw__table.creating) > 0;
+		bool creating = cw__table_creating();
 
 		r = wait_kernel(w);
 		if (creating && r > 0 && w->idtype == P_PID &&
