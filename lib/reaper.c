@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "locks.h"
+#include "deliver.h"
+#include "ignored.h"
 #include "reaper.h"
 #include "child.h"
 #include "strategy.h"
@@ -168,7 +170,7 @@ static void adopt_children(void)
 	closedir(proc);
 }
 
-enum cw__mode cw__reaper_init(enum cw__mode mode)
+void cw__reaper_init(enum cw__mode mode)
 {
 	static const struct cw__strategy *const strategies[] = {
 		[CW_MODE_SAFE] = &cw__strategy_safe,
@@ -199,5 +201,4 @@ enum cw__mode cw__reaper_init(enum cw__mode mode)
 	cw__reaper_mode = mode;
 	cw__locks_register(CW_LOCK_TABLE, &table_locks);
 	adopt_children();
-	return mode;
 }

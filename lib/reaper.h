@@ -26,9 +26,9 @@ struct cw__wait {
 	struct rusage ru; /* out */
 };
 
-/* Picks the strategy; returns the mode in effect (pidfd falls back to
- * threaded where pidfd_open is refused). Never called for off. */
-enum cw__mode cw__reaper_init(enum cw__mode mode);
+/* Picks the strategy for mode (pidfd falls back to threaded where
+ * pidfd_open is refused: see cw__reaper_mode). Never called for off. */
+void cw__reaper_init(enum cw__mode mode);
 bool cw__reaper_sigchld_driven(void);
 /* The mode in effect, the one place it is kept; CW_MODE_OFF until
  * cw__reaper_init, and for good under off. */
@@ -51,23 +51,6 @@ void cw__child_creating(void);
 /* command: system()'s or popen()'s, for the trace; NULL otherwise. */
 void cw__child_created(pid_t pid, enum cw__owner owner,
 		       const struct cw__caller *by, const char *command);
-
-/* Table locked. c is the record of a child reaped by pid while being
- * created (wait.c): it becomes the record of the child by created from
- * owner; false when c is no such record. */
-bool cw__record_claim(struct cw__child *c, enum cw__owner owner,
-		      const struct cw__caller *by);
-/* Table locked, no creation under way: such records nobody claimed go. */
-void cw__records_unclaimed_drop(void);
-
-/* The program's SIGCHLD disposition became, or stopped being, SIG_IGN or
- * SA_NOCLDWAIT; its real one is the shim's handler meanwhile. */
-void cw__wait_sigchld_ignored(bool on);
-/* Table locked: a creation is done (autoreap what waited for it). */
-void cw__wait_created(void);
-/* From that handler: reap what exited, keeping each status for one wait
- * for its pid, as the kernel would have reaped it. Async-signal-safe. */
-void cw__children_autoreap(void);
 
 /* The program opened pidfd fd for pid: a wait on it still finds the child
  * once fast mode has reaped it and the kernel no longer knows the pid. */

@@ -12,11 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "component.h"
-#include "reaper.h"
 #include "child.h"
+#include "component.h"
+#include "deliver.h"
+#include "ignored.h"
 #include "strategy.h"
 #include "sys.h"
+#include "trace.h"
 
 /* How often a blocked wait looks for itself when nothing can wake it: only
  * where the kernel gives no pidfds, and only while the kernel's next event
@@ -26,286 +28,6 @@
 /* take_pid()'s answer for a pid the table does not know. */
 #define NOT_OURS 1
 
-static pid_t pgid_of(const struct cw__child *c)
-{
-	if (c->state == CHILD_COLLECTED || c->state == CHILD_CONSUMED)
-		return c->pgid;
-	return cw__sys_getpgid(c->pid);
-}
-
-/* Whether the kernel would give c to w, whoever c's owner. */
-static bool kernel_match(const struct cw__child *c, const struct cw__wait *w)
-{
-	if ((w->options & __WNOTHREAD) &&
-	    !pthread_equal(c->creator, pthread_self()))
-		return false;
-	return w->idtype != P_PGID || pgid_of(c) == (pid_t)w->id;
-}
-
-static bool matches(const struct cw__child *c, const struct cw__wait *w)
-{
-	return c->owner == w->as && kernel_match(c, w);
-}
-
-static void si_from_child(siginfo_t *si, const struct cw__child *c)
-{
-	memset(si, 0, sizeof *si);
-	si->si_signo = SIGCHLD;
-	si->si_code = c->code;
-	si->si_pid = c->pid;
-	si->si_uid = c->uid;
-	si->si_status = c->status;
-}
-
-static void child_keep(struct cw__child *c, const siginfo_t *si,
-		       const struct rusage *ru)
-{
-	c->code = si->si_code;
-	c->status = si->si_status;
-	c->uid = si->si_uid;
-	c->ru = *ru;
-}
-
-static bool is_exit(int code)
-{
-	return code == CLD_EXITED || code == CLD_KILLED || code == CLD_DUMPED;
-}
-
-/* c's status, kept as taken by a call with args, for one wait for its pid
- * (the creator's alone when for_creator). */
-static void record_keep(struct cw__child *c, const struct cw__caller *by,
-			const struct cw__wait_args *args, bool for_creator)
-{
-	c->taken.by = *by;
-	c->taken.args = *args;
-	c->taken.tid = cw__trace_on() ? cw__sys_gettid() : 0;
-	c->for_creator = for_creator;
-	cw__table_move(c, CHILD_CONSUMED);
-}
-
-/*
- * w took c's exit (w->si). Who else may still have it, once:
- * - taken by a wait for any child: one late wait for this very pid,
- *   whoever makes it (the thief could not have known whose it was);
- * - taken by a wait for this pid from a component (loaded object) other
- *   than the one that created c: the creator's next wait for the pid.
- *   Any other wait for it, the taker's own again included, gets ECHILD,
- *   as bare: a loop that waits until ECHILD never sees a status twice.
- */
-static void consumed(struct cw__child *c, const struct cw__wait *w)
-{
-	bool by_pid = w->idtype == P_PID;
-
-	if (c->owner != CW_OWNER_PROGRAM || c->state == CHILD_CONSUMED ||
-	    (by_pid && cw__same_component(w->by.site, c->spawned.site))) {
-		cw__table_remove(c);
-		return;
-	}
-	child_keep(c, &w->si, &w->ru);
-	record_keep(c, &w->by, &w->args, by_pid);
-}
-
-/* Hands c's event to w if it has one w asked for: the pid, 0 when it has
- * none, -ECHILD when c turned out to be gone. */
-static int deliver(struct cw__child *c, struct cw__wait *w)
-{
-	pid_t pid = c->pid;
-	int r;
-
-	if (c->state == CHILD_RUNNING || c->state == CHILD_EXITED) {
-		/* The kernel still holds the child: let it answer exactly
-		 * as it would have answered the program. */
-		w->si.si_pid = 0;
-		r = cw__sys_waitid(P_PID, pid, &w->si,
-				   (w->options & ~__WNOTHREAD) | WNOHANG,
-				   &w->ru);
-		/* Without WEXITED the kernel does not see a zombie: ECHILD
-		 * then says nothing of whether the child is still there. */
-		if (r < 0) {
-			if (w->options & WEXITED)
-				cw__child_vanished(c);
-			return -ECHILD;
-		}
-		if (w->si.si_pid != pid)
-			return 0;
-	} else {
-		if (!(w->options & WEXITED))
-			return 0;
-		si_from_child(&w->si, c);
-		w->ru = c->ru;
-		if (c->state == CHILD_CONSUMED)
-			cw__trace_replayed(&w->by, &w->args, c->pid, &c->taken);
-	}
-	if ((w->options & WNOWAIT) || !is_exit(w->si.si_code))
-		return pid;
-	cw__child_unwatch(c);
-	consumed(c, w);
-	return pid;
-}
-
-/* Records of children reaped by pid while their creation was under way. */
-static size_t early_records;
-
-/*
- * w reaped, in the kernel, a pid the table did not know while a creation
- * was under way: a SIGCHLD handler that waits for si_pid can run before
- * fork() returns in its parent. The creation may be that child's: keep its
- * status, to be claimed when the creation registers the pid.
- */
-static void early_keep(struct cw__wait *w)
-{
-	struct cw__child *c;
-	sigset_t saved;
-
-	cw__table_lock(&saved);
-	c = cw__table_find(w->id);
-	/* Registered meanwhile: it is that child, and w took its exit. */
-	if (c && (c->state == CHILD_RUNNING || c->state == CHILD_EXITED)) {
-		cw__child_unwatch(c);
-		consumed(c, w);
-		goto out_unlock;
-	}
-	if (c)
-		goto out_unlock;
-	c = cw__table_add(w->id, CW_OWNER_PROGRAM, 0);
-	if (!c)
-		goto out_unlock;
-	child_keep(c, &w->si, &w->ru);
-	record_keep(c, &w->by, &w->args, true);
-	early_records++;
-out_unlock:
-	cw__table_unlock(&saved);
-}
-
-bool cw__record_claim(struct cw__child *c, enum cw__owner owner,
-		      const struct cw__caller *by)
-{
-	if (c->state != CHILD_CONSUMED || !c->for_creator || c->spawned.site)
-		return false;
-	early_records--;
-	if (cw__same_component(c->taken.by.site, by->site)) {
-		cw__table_remove(c);
-		return true;
-	}
-	c->spawned = *by;
-	c->owner = owner;
-	return true;
-}
-
-void cw__records_unclaimed_drop(void)
-{
-	struct cw__child *c, *tmp;
-
-	if (!early_records)
-		return;
-	cw__for_each_safe(c, tmp, cw__table_records_first())
-	{
-		if (c->for_creator && !c->spawned.site)
-			cw__table_remove(c);
-	}
-	early_records = 0;
-}
-
-/*
- * SIGCHLD ignored (SIG_IGN or SA_NOCLDWAIT) in the program's view, while
- * the kernel's disposition is the shim's handler: the kernel would reap
- * each child as it exits, and a wait for any child would only wait for
- * the last one to go. The shim reaps instead, and keeps each status as a
- * record for one late wait for that pid: system(), pclose() and a
- * waitpid(pid) get their child's status where bare they get ECHILD.
- */
-static atomic_bool ignored;
-
-static bool reap_into(struct cw__child *c)
-{
-	pid_t pgid = cw__sys_getpgid(c->pid);
-	siginfo_t si = { 0 };
-	struct rusage ru;
-	int r = cw__sys_waitid(P_PID, c->pid, &si,
-			       WEXITED | WNOHANG | __WALL, &ru);
-
-	if (r < 0 || si.si_pid != c->pid)
-		return false;
-	cw__trace_reaped(c->pid, &si);
-	child_keep(c, &si, &ru);
-	c->pgid = pgid;
-	return true;
-}
-
-static void autoreap(void)
-{
-	static const struct cw__caller kernel = { "SIG_IGN", NULL };
-	static const struct cw__wait_args none;
-	struct cw__child *c, *tmp;
-
-	/* Every exit, not only the kernel's first (collect() in pidfd and
-	 * threaded): one SIGCHLD may stand for several. */
-	cw__collect_scan();
-	cw__for_each_safe(c, tmp, cw__table_ready_first())
-	{
-		if (c->owner != CW_OWNER_PROGRAM || c->kept_zombie ||
-		    c->specific_waiters)
-			continue;
-		if (c->state == CHILD_EXITED && !reap_into(c)) {
-			cw__child_vanished(c);
-			continue;
-		}
-		record_keep(c, &kernel, &none, false);
-	}
-	/* Zombies the table never knew (a raw clone): the kernel's to reap. */
-	for (;;) {
-		siginfo_t si = { 0 };
-		int r = cw__sys_waitid(P_ALL, 0, &si,
-				       WEXITED | WNOHANG | WNOWAIT, NULL);
-
-		if (r < 0 || si.si_pid == 0 ||
-		    cw__table_creating())
-			break;
-		c = cw__table_find(si.si_pid);
-		if (c && c->state != CHILD_CONSUMED)
-			break;
-		cw__sys_waitid(P_PID, si.si_pid, &si, WEXITED | WNOHANG, NULL);
-	}
-}
-
-void cw__children_autoreap(void)
-{
-	sigset_t saved;
-
-	if (!atomic_load(&ignored))
-		return;
-	cw__table_lock(&saved);
-	autoreap();
-	cw__table_unlock(&saved);
-}
-
-void cw__wait_created(void)
-{
-	/* Its SIGCHLD may have come before it was known, and gone unheeded. */
-	if (atomic_load(&ignored) && !cw__table_creating())
-		autoreap();
-}
-
-void cw__wait_sigchld_ignored(bool on)
-{
-	struct cw__child *c;
-	sigset_t saved;
-
-	if (atomic_load(&ignored) == on || !cw__strategy)
-		return;
-	cw__table_lock(&saved);
-	if (on) {
-		cw__collect_scan();
-		for (c = cw__table_ready_first(); c; c = c->next)
-			c->kept_zombie = true;
-	} else {
-		autoreap();
-	}
-	atomic_store(&ignored, on);
-	cw__table_changed();
-	cw__table_unlock(&saved);
-}
-
 static int take_pid(struct cw__wait *w)
 {
 	struct cw__child *c = cw__table_find(w->id);
@@ -313,14 +35,14 @@ static int take_pid(struct cw__wait *w)
 
 	if (!c)
 		return NOT_OURS;
-	if (c->owner != w->as || !matches(c, w))
+	if (c->owner != w->as || !cw__matches(c, w))
 		return -ECHILD;
 	/* Unclaimed yet (no creation site), the record is nobody's. */
 	if (c->state == CHILD_CONSUMED && c->for_creator &&
 	    (!c->spawned.site ||
 	     !cw__same_component(w->by.site, c->spawned.site)))
 		return -ECHILD;
-	r = deliver(c, w);
+	r = cw__deliver(c, w);
 	/* Already reaped: no stop or continue can follow. */
 	if (r == 0 && c->state >= CHILD_COLLECTED)
 		return -ECHILD;
@@ -344,7 +66,7 @@ static bool has_child(const struct cw__wait *w)
 		return cw__table_program_children();
 	for (size_t i = 0; i < nlists; i++)
 		for (c = firsts[i]; c; c = c->next)
-			if (matches(c, w))
+			if (cw__matches(c, w))
 				return true;
 	return false;
 }
@@ -365,11 +87,11 @@ static void theft_note(struct cw__child *c, const struct cw__wait *w)
 static bool takeable(struct cw__child *c, const struct cw__wait *w)
 {
 	if (c->specific_waiters || c->owner != w->as) {
-		if (kernel_match(c, w))
+		if (cw__kernel_match(c, w))
 			theft_note(c, w);
 		return false;
 	}
-	return kernel_match(c, w);
+	return cw__kernel_match(c, w);
 }
 
 /*
@@ -405,7 +127,7 @@ static struct cw__child *oldest_exit(const struct cw__wait *w,
 	for (c = cw__table_ready_first(); c; c = c->next)
 		if (in_rank(c, f) && takeable(c, w) &&
 		    (!oldest || c->gen < oldest->gen) &&
-		    !(atomic_load(&ignored) && c->owner == CW_OWNER_PROGRAM &&
+		    !(cw__autoreaping() && c->owner == CW_OWNER_PROGRAM &&
 		      !c->kept_zombie))
 			oldest = c;
 	return oldest;
@@ -430,13 +152,13 @@ static int take_ranked(struct cw__wait *w, const struct rank_filter *f)
 				if (exit && c->gen > exit->gen)
 					break;
 				if (in_rank(c, f) && takeable(c, w) &&
-				    (r = deliver(c, w)) > 0)
+				    (r = cw__deliver(c, w)) > 0)
 					return r;
 			}
 		}
 		/* An exit that turned out to be gone (-ECHILD) left the
 		 * table: look again. */
-		if (!exit || (r = deliver(exit, w)) == 0)
+		if (!exit || (r = cw__deliver(exit, w)) == 0)
 			break;
 		if (r > 0)
 			return r;
@@ -457,7 +179,7 @@ static bool rank_next(const struct cw__wait *w, struct rank_filter *f)
 		for (c = firsts[i]; c; c = c->next) {
 			r = thread_rank(c, f->self);
 			if (r < f->rank || (found && r >= best) ||
-			    !kernel_match(c, w))
+			    !cw__kernel_match(c, w))
 				continue;
 			best = r;
 			found = true;
@@ -493,8 +215,8 @@ static int take(struct cw__wait *w)
 
 	if (w->idtype == P_PID)
 		return take_pid(w);
-	if (atomic_load(&ignored) && w->as == CW_OWNER_PROGRAM)
-		autoreap();
+	if (cw__autoreaping() && w->as == CW_OWNER_PROGRAM)
+		cw__ignored_reap();
 	cw__strategy->catch_up(w->idtype, w->id);
 	r = take_any(w);
 	if (r == 0 || r == -ECHILD) {
@@ -606,7 +328,7 @@ static int block(struct cw__wait *w, sigset_t *saved)
 		if (!c || c->state == CHILD_CONSUMED)
 			return block_behind(w, seq, saved);
 	}
-	if (c->state == CHILD_RUNNING && is_exit(si.si_code))
+	if (c->state == CHILD_RUNNING && cw__is_exit(si.si_code))
 		cw__child_probe(c);
 	if (takeable(c, w))
 		return 0;
@@ -684,7 +406,7 @@ static int take_collected(struct cw__wait *w)
 	cw__for_each_safe(c, tmp, cw__table_ready_first())
 	{
 		if (c->state == CHILD_COLLECTED && !c->specific_waiters &&
-		    matches(c, w) && (r = deliver(c, w)) > 0)
+		    cw__matches(c, w) && (r = cw__deliver(c, w)) > 0)
 			break;
 	}
 	cw__table_unlock(&saved);
@@ -695,7 +417,7 @@ static int take_collected(struct cw__wait *w)
 static bool kernel_holds(const struct cw__child *c, const struct cw__wait *w)
 {
 	return (c->state == CHILD_RUNNING || c->state == CHILD_EXITED) &&
-	       c->owner == w->as && matches(c, w);
+	       c->owner == w->as && cw__matches(c, w);
 }
 
 /*
@@ -720,12 +442,12 @@ static int wait_held(struct cw__wait *w, uint32_t gen, sigset_t *saved)
 		return 0;
 	if (r < 0)
 		return r;
-	if (w->si.si_pid && is_exit(w->si.si_code) &&
+	if (w->si.si_pid && cw__is_exit(w->si.si_code) &&
 	    !(w->options & WNOWAIT)) {
 		c = cw__table_find(w->id);
 		if (c && c->gen == gen) {
 			cw__child_unwatch(c);
-			consumed(c, w);
+			cw__consumed(c, w);
 		}
 	}
 	return w->si.si_pid;
@@ -801,8 +523,8 @@ out:
 
 		r = wait_kernel(w);
 		if (creating && r > 0 && w->idtype == P_PID &&
-		    is_exit(w->si.si_code) && !(w->options & WNOWAIT))
-			early_keep(w);
+		    cw__is_exit(w->si.si_code) && !(w->options & WNOWAIT))
+			cw__early_keep(w);
 	}
 	return r;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "locks.h"
+#include "ignored.h"
 #include "reaper.h"
 #include "real.h"
 #include "sys.h"

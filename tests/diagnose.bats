@@ -1,3 +1,4 @@
+#!/usr/bin/env bats
 # SPDX-License-Identifier: MIT
 # childwatch report on traces of real interpreters: python3's subprocess
 # (vfork, close_fds) and multiprocessing, node's child_process, perl under

@@ -10,11 +10,6 @@ bats_require_minimum_version 1.5.0
 
 REAL=$BATS_TEST_DIRNAME/fixtures/real
 
-need()
-{
-	command -v "$1" >/dev/null || skip "$1 is not installed"
-}
-
 # ignoring CMD...: CMD started with SIGCHLD ignored, as a parent that
 # ignores it starts its programs; CW_IGNORING=1 tells a script to ignore
 # it itself as well.
