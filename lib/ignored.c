@@ -12,7 +12,6 @@
 #include "child.h"
 #include "deliver.h"
 #include "ignored.h"
-#include "strategy.h"
 #include "sys.h"
 #include "trace.h"
 
@@ -98,7 +97,7 @@ void cw__wait_sigchld_ignored(bool on)
 	struct cw__child *c;
 	sigset_t saved;
 
-	if (atomic_load(&ignored) == on || !cw__strategy)
+	if (atomic_load(&ignored) == on)
 		return;
 	cw__table_lock(&saved);
 	if (on) {

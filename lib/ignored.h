@@ -5,7 +5,8 @@
 #include <stdbool.h>
 
 /* The program's SIGCHLD disposition became, or stopped being, SIG_IGN or
- * SA_NOCLDWAIT; its real one is the shim's handler meanwhile. */
+ * SA_NOCLDWAIT; its real one is the shim's handler meanwhile. Only once a
+ * strategy runs (never under off). */
 void cw__wait_sigchld_ignored(bool on);
 /* Whether it is so now: the shim reaps each child as it exits. Lock-free. */
 bool cw__autoreaping(void);

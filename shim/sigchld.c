@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * SIGCHLD's disposition as the program sees it lives here, where sigaction
- * and friends read and write it. In the SIGCHLD-driven modes (safe, fast)
+ * sigaction and friends for SIGCHLD, over the store of the disposition the
+ * program sees (lib/disposition.c). In the SIGCHLD-driven modes (safe, fast)
  * the shim's relay is always the real handler. Other modes leave SIGCHLD
  * to the kernel untouched, except while the program ignores it (SIG_IGN,
  * SA_NOCLDWAIT): the kernel would then reap every child the moment it
@@ -11,60 +11,22 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "locks.h"
+#include "disposition.h"
 #include "ignored.h"
 #include "reaper.h"
 #include "real.h"
 #include "sys.h"
 
-/*
- * The program's disposition, which the relay reads at any moment on any
- * thread and sigaction writes under change_lock with every signal blocked
- * (so never on a thread a relay interrupted). Two slots: a writer fills
- * the one that is not current, once no relay is copying from it, then
- * makes it current. A relay never waits for anything (it may have
- * interrupted another relay's copy): it announces itself on its slot and
- * starts again if that slot stopped being current meanwhile.
- */
-static struct sigaction slots[2];
-CW_HOT static atomic_uint copying[2];
-/* generation << 1 | RESET: slots[generation & 1] is current, and RESET
- * says SA_RESETHAND has made it SIG_DFL since, as the kernel would. */
-static atomic_uint current;
-#define RESET 1u
-CW_HOT static pthread_mutex_t change_lock = PTHREAD_MUTEX_INITIALIZER;
 /* siginterrupt(SIGCHLD, 1): signal() then installs without SA_RESTART. */
 static bool interrupting;
 
 /* posix_spawn() calls under way while SIGCHLD is ignored (see
  * cw__sigchld_spawn_begin): the real disposition is SIG_IGN meanwhile. */
 static int spawning;
-
-/* The program's disposition; *cur gets the value of current it is for. */
-CW_RAW_HANDLER static struct sigaction slot_read(unsigned *cur)
-{
-	struct sigaction act;
-	unsigned slot;
-
-	for (;;) {
-		slot = atomic_load(&current) >> 1 & 1;
-		atomic_fetch_add(&copying[slot], 1);
-		*cur = atomic_load(&current);
-		if ((*cur >> 1 & 1) == slot)
-			break;
-		atomic_fetch_sub(&copying[slot], 1);
-	}
-	act = slots[slot];
-	atomic_fetch_sub(&copying[slot], 1);
-	if (*cur & RESET)
-		act.sa_handler = SIG_DFL;
-	return act;
-}
 
 static void relay(int sig, siginfo_t *si, void *uc);
 
@@ -114,10 +76,10 @@ CW_RAW_HANDLER static void kernel_follow(void)
 	unsigned cur;
 
 	do {
-		prog = slot_read(&cur);
+		prog = cw__disposition_read(&cur);
 		real = real_for(&prog);
 		REAL(sigaction)(SIGCHLD, &real, NULL);
-	} while (atomic_load(&current) != cur);
+	} while (!cw__disposition_current(cur));
 }
 
 /*
@@ -132,19 +94,18 @@ CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
 	unsigned cur;
 
 	cw__reaper_sigchld_heard();
-	act = slot_read(&cur);
+	act = cw__disposition_read(&cur);
 	if (ignoring(&act))
 		cw__children_autoreap();
 	do {
-		act = slot_read(&cur);
+		act = cw__disposition_read(&cur);
 		if (act.sa_handler == SIG_DFL || act.sa_handler == SIG_IGN) {
 			cw__errno_restore(saved_errno);
 			return;
 		}
 		/* One delivery gets a SA_RESETHAND handler, as in the kernel;
 		 * the real one stays ours. */
-	} while ((act.sa_flags & SA_RESETHAND) &&
-		 !atomic_compare_exchange_strong(&current, &cur, cur | RESET));
+	} while ((act.sa_flags & SA_RESETHAND) && !cw__disposition_reset(cur));
 	if (act.sa_flags & SA_RESETHAND)
 		kernel_follow();
 	cw__errno_restore(saved_errno);
@@ -152,44 +113,6 @@ CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
 		act.sa_sigaction(sig, si, uc);
 	else
 		act.sa_handler(sig);
-}
-
-/*
- * The process whose memory this is. A vfork child runs in its parent's
- * memory until it execs or exits, so whatever it wrote here its parent
- * would read as its own disposition. gdb's vforked inferior restores the
- * dispositions gdb started with (SIGCHLD at SIG_DFL) before its exec: the
- * relay then stopped calling gdb's handler, which is how gdb learns of
- * ptrace stops, and gdb slept in poll forever. Such a child sets its real
- * disposition directly, as it would bare, and leaves the slots alone.
- */
-CW_HOT static atomic_int owner;
-
-/* A child has one thread: no relay of the others is copying any more. */
-CW_CHILD_CODE static void owner_forked(void)
-{
-	atomic_store(&owner, getpid());
-	for (int i = 0; i < 2; i++)
-		if (atomic_load(&copying[i]))
-			atomic_store(&copying[i], 0);
-}
-
-/* We run in memory that belongs to another process: a vfork child. */
-static bool memory_borrowed(void)
-{
-	pid_t self = getpid();
-	pid_t was = atomic_load(&owner);
-	bool shared;
-
-	if (self == was)
-		return false;
-	/* fork's handler renamed the owner already; only a child made
-	 * without it (_Fork, a raw clone) gets here with memory of its own.
-	 * Where kcmp is refused, take the memory as our own. */
-	shared = cw__sys_same_memory(self, was);
-	if (!shared)
-		owner_forked();
-	return shared;
 }
 
 /* disposition_swap in a vfork child: the kernel's disposition only. */
@@ -200,9 +123,9 @@ static int disposition_swap_borrowed(const struct sigaction *act,
 
 	unsigned cur;
 
-	/* Still the inherited relay: the program's view is in the slots. */
+	/* Still the inherited relay: the program's view is in the store. */
 	if (r == 0 && old && old->sa_sigaction == relay)
-		*old = slot_read(&cur);
+		*old = cw__disposition_read(&cur);
 	return r;
 }
 
@@ -210,28 +133,13 @@ static int disposition_swap(const struct sigaction *act,
 			    struct sigaction *old)
 {
 	sigset_t saved;
-	unsigned cur, next;
+	unsigned was;
 	int r = 0;
 
-	if (memory_borrowed())
+	if (cw__disposition_borrowed())
 		return disposition_swap_borrowed(act, old);
-	cw__signals_block(&saved);
-	pthread_mutex_lock(&change_lock);
-	cur = atomic_load(&current);
-	next = (cur >> 1) + 1;
-	if (act) {
-		/* Relays still copying it are on other threads, and leave. */
-		while (atomic_load(&copying[next & 1]))
-			sched_yield();
-		slots[next & 1] = *act;
-	}
-	/* Only a relay's RESET can change current under us: retried, so
-	 * that *old is what the program had when act replaced it. */
-	do
-		if (old)
-			*old = slot_read(&cur);
-	while (act && !atomic_compare_exchange_strong(&current, &cur,
-						      next << 1));
+	cw__disposition_lock(&saved);
+	was = cw__disposition_swap(act, old);
 	/* The kernel holds it as the program gave it, and may have reset a
 	 * SA_RESETHAND handler since. */
 	if (old && !ignoring(old) && !cw__reaper_sigchld_driven())
@@ -243,37 +151,25 @@ static int disposition_swap(const struct sigaction *act,
 		 * those from here on are reaped, and the other way round. */
 		cw__wait_sigchld_ignored(ignoring(act));
 		r = real_install(act);
-		if (r < 0) {
-			atomic_store(&current, (next + 1) << 1 | (cur & RESET));
-			act = NULL;
-		}
+		if (r < 0)
+			cw__disposition_undo(was);
 	}
-	pthread_mutex_unlock(&change_lock);
-	cw__signals_restore(&saved);
+	cw__disposition_unlock(&saved);
 	return r;
 }
 
 void cw__sigchld_init(void)
 {
-	static const struct cw__lock_ops locks = {
-		.mutex = &change_lock,
-		.reset = owner_forked,
-	};
-	struct sigaction inherited;
-
-	atomic_store(&owner, getpid());
-	cw__locks_register(CW_LOCK_SIGCHLD, &locks);
+	struct sigaction inherited = { .sa_handler = SIG_DFL };
 	/* SIG_IGN survives exec; anything else arrives as SIG_DFL. */
-	if (REAL(sigaction)(SIGCHLD, NULL, &inherited) < 0)
-		return;
+	bool known = REAL(sigaction)(SIGCHLD, NULL, &inherited) == 0;
+
+	cw__disposition_init(&inherited);
 	/* Where the kernel has what the program should see already (SIG_DFL
 	 * outside safe and fast, as in most processes), it is only noted:
 	 * no relay runs yet, and no writer came before this one. */
-	if (real_for(&inherited).sa_handler == inherited.sa_handler) {
-		slots[0] = inherited;
-		return;
-	}
-	disposition_swap(&inherited, NULL);
+	if (known && real_for(&inherited).sa_handler != inherited.sa_handler)
+		disposition_swap(&inherited, NULL);
 }
 
 static bool mediated(int sig)
@@ -372,7 +268,7 @@ static int siginterrupt_do(int sig, int flag)
 	if (!mediated(sig))
 		return REAL(siginterrupt)(sig, flag);
 	disposition_swap(NULL, &act);
-	if (!memory_borrowed())
+	if (!cw__disposition_borrowed())
 		interrupting = flag;
 	if (flag)
 		act.sa_flags &= ~SA_RESTART;
@@ -472,7 +368,7 @@ void cw__sigchld_exec_begin(void)
 
 	if (!cw__reaper_mediating() ||
 	    REAL(sigaction)(SIGCHLD, NULL, &real) < 0 ||
-	    real.sa_sigaction != relay || slot_read(&cur).sa_handler != SIG_IGN)
+	    real.sa_sigaction != relay || cw__disposition_read(&cur).sa_handler != SIG_IGN)
 		return;
 	sigemptyset(&ign.sa_mask);
 	REAL(sigaction)(SIGCHLD, &ign, NULL);
@@ -485,7 +381,7 @@ void cw__sigchld_exec_failed(void)
 
 	if (!cw__reaper_mediating())
 		return;
-	prog = slot_read(&cur);
+	prog = cw__disposition_read(&cur);
 	if (prog.sa_handler != SIG_IGN)
 		return;
 	real = real_for(&prog);
@@ -507,16 +403,14 @@ bool cw__sigchld_spawn_begin(void)
 	unsigned cur;
 	bool ign;
 
-	if (!mediated(SIGCHLD) || memory_borrowed())
+	if (!mediated(SIGCHLD) || cw__disposition_borrowed())
 		return false;
-	cw__signals_block(&saved);
-	pthread_mutex_lock(&change_lock);
-	prog = slot_read(&cur);
+	cw__disposition_lock(&saved);
+	prog = cw__disposition_read(&cur);
 	ign = prog.sa_handler == SIG_IGN;
 	if (ign && spawning++ == 0)
 		real_install(&prog);
-	pthread_mutex_unlock(&change_lock);
-	cw__signals_restore(&saved);
+	cw__disposition_unlock(&saved);
 	return ign;
 }
 
@@ -525,20 +419,18 @@ void cw__sigchld_spawn_end(void)
 	sigset_t saved;
 	unsigned cur;
 
-	cw__signals_block(&saved);
-	pthread_mutex_lock(&change_lock);
+	cw__disposition_lock(&saved);
 	if (--spawning == 0) {
-		struct sigaction prog = slot_read(&cur);
+		struct sigaction prog = cw__disposition_read(&cur);
 
 		real_install(&prog);
 	}
-	pthread_mutex_unlock(&change_lock);
-	cw__signals_restore(&saved);
+	cw__disposition_unlock(&saved);
 }
 
 bool cw__sigchld_ignored(void)
 {
 	unsigned cur;
 
-	return mediated(SIGCHLD) && slot_read(&cur).sa_handler == SIG_IGN;
+	return mediated(SIGCHLD) && cw__disposition_read(&cur).sa_handler == SIG_IGN;
 }

@@ -13,7 +13,7 @@ bats_require_minimum_version 1.5.0
 	local err
 	for err in ENOSYS EPERM; do
 		passes_in_modes pidfd "$FIX/faults" pidfd-refused "$err" \
-			"$FIX/soak" --children 2000
+			"$FIX/soak" --children 500
 		passes_in_modes pidfd "$FIX/faults" pidfd-refused "$err" \
 			"$FIX/spawn_kinds"
 	done
@@ -57,7 +57,7 @@ bats_require_minimum_version 1.5.0
 # (tests/stress/faults.bats).
 @test "a signal handler that forks while main forks and waits: every status right" {
 	not_under tsan "TSan's runtime runs a thread of its own, so fork in a handler deadlocks as in threaded and pidfd"
-	fork_in_handler_passes 500
+	fork_in_handler_passes 250
 }
 
 @test "exit() while other threads block in waitpid, waitid and system: the process ends with its status" {

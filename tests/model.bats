@@ -9,8 +9,9 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-# CW_MODEL_SEEDS=1-500 CW_MODEL_OPS=80 for a longer run.
-MODEL_SEEDS=${CW_MODEL_SEEDS:-1-50}
+# CW_MODEL_SEEDS=1-500 CW_MODEL_OPS=80 for a longer run; make check runs
+# 50 seeds (tests/stress/model.bats).
+MODEL_SEEDS=${CW_MODEL_SEEDS:-1-20}
 MODEL_OPS=${CW_MODEL_OPS:-40}
 
 @test "random operation sequences give the bare transcript in every mode" {
