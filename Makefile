@@ -101,6 +101,11 @@ $(B)/childwatch-asan: $(CLI_SRC) $(CLI_HDR) lib/mode.c
 		-fno-sanitize-recover=all -fno-omit-frame-pointer $(CPPFLAGS) \
 		$(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) lib/mode.c
 
+# With GNU parallel on the machine (Debian: parallel), make test runs its
+# files one per CPU at a time; without it, one after another.
+BATS_JOBS = $(if $(shell command -v parallel),--jobs $(shell nproc) \
+	--no-parallelize-within-files)
+
 # bats-core is pinned: make test fetches it when the machine has none.
 # make test runs every behaviour in every mode, the load tests at small
 # sizes (tests/*.bats); make check runs it, then the load tests at full size
@@ -108,7 +113,7 @@ $(B)/childwatch-asan: $(CLI_SRC) $(CLI_HDR) lib/mode.c
 # BATS_TEST_TIMEOUT=SECONDS overrides it).
 test: all fixtures $(B)/lost_child $(BENCH) $(B)/childwatch-asan
 	@bats=$$(tests/install-bats.sh $(B)/bats $(BATS_VERSION)) && \
-		"$$bats" --timing tests/
+		"$$bats" --timing $(BATS_JOBS) tests/
 
 stress: all fixtures
 	@bats=$$(tests/install-bats.sh $(B)/bats $(BATS_VERSION)) && \
