@@ -188,7 +188,10 @@ for (1 .. 2) {
 	system("/bin/true") for 1 .. 5;
 	exit 0;
 }
-sleep 1;
+# Until the workers are gone: with SIGCHLD ignored, wait() blocks until no
+# child is left, then fails. A timed sleep let a loaded machine end the
+# trace before the workers had written theirs.
+1 while wait() != -1;
 '
 	traced_run off perl -e "$script"
 	run -1 "$CW_CLI" report "$TRACE"
