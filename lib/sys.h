@@ -56,9 +56,11 @@
 /*
  * State written in every process: at start (the mode, the strategy, the
  * locks' registry) and in every forked child (its locks, what it forgets
- * of its parent). Kept together on the page the loader writes anyway, so
- * that a child copies one page of the shim's rather than one per module:
- * a page copied is a fault, and faults are most of what a fork costs.
+ * of its parent). Kept together, so that a child copies one page of the
+ * shim's rather than one per module: a page copied is a fault, and faults
+ * are most of what a fork costs. The linker places this section right
+ * after .data, on the page of the GOT the loader writes anyway; that is
+ * where the build puts it today (readelf -S), not a promise of the ABI.
  */
 #define CW_HOT __attribute__((section("cw_hot")))
 /* Code every forked child runs, on as few pages as it fits: a page of code
