@@ -40,7 +40,7 @@ fixture_runs()
 {
 	local c
 	for c in sigchld signal two_children together race replace remove \
-		unknown_status close loop stealer current; do
+		unknown_status close loop "stealer 24" current; do
 		echo "api $c|safe fast threaded pidfd"
 	done
 	echo "api badmode|safe fast threaded pidfd"
