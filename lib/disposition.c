@@ -15,11 +15,11 @@
 #include "locks.h"
 #include "sys.h"
 
-static struct sigaction slots[2];
+CW_HOT static struct sigaction slots[2];
 CW_HOT static atomic_uint copying[2];
 /* generation << 1 | RESET: slots[generation & 1] is current, and RESET
  * says SA_RESETHAND has made it SIG_DFL since. */
-static atomic_uint current;
+CW_HOT static atomic_uint current;
 #define RESET 1u
 CW_HOT static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 /*

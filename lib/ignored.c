@@ -15,7 +15,7 @@
 #include "sys.h"
 #include "trace.h"
 
-static atomic_bool ignored;
+CW_HOT static atomic_bool ignored;
 
 bool cw__autoreaping(void)
 {

@@ -52,12 +52,21 @@ CW_HOT static struct cw__table cw__table = {
 	.wake_fd = -1,
 };
 
+/*
+ * Entries and buckets stay out of forked children (MADV_DONTFORK): a child
+ * starts a table of its own and never reads its parent's, and pages fork
+ * does not share are pages the parent does not copy when it next writes
+ * them, as it does on each child it records. A child made past fork and
+ * _Fork (a raw clone) is reset by the syscall() interposer.
+ */
 static void *pages_get(size_t bytes)
 {
 	int saved_errno = errno;
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
+	if (p != MAP_FAILED)
+		madvise(p, bytes, MADV_DONTFORK);
 	cw__errno_restore(saved_errno);
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -433,9 +442,8 @@ CW_CHILD_CODE void cw__table_reset(void)
 {
 	struct cw__table *t = &cw__table;
 
-	/* The parent's entries are left as they are: reclaiming them would
-	 * write to, and so copy, every page of the table, in every forked
-	 * child. The child starts a table of its own. */
+	/* The parent's entries and buckets are not mapped here (see
+	 * pages_get): the child starts a table of its own. */
 	cw__mutex_reset(&t->lock);
 	memset(&t->running, 0, sizeof t->running);
 	memset(&t->ready, 0, sizeof t->ready);

@@ -6,11 +6,15 @@
  * straight through. A pidfd does not reap, so opening one needs no
  * mediation, only remembering which child it names: fast mode may reap the
  * child before the program's waitid(P_PIDFD), and the kernel then no
- * longer says whose pidfd it was.
+ * longer says whose pidfd it was. A process copied by a raw fork or clone
+ * starts the shim afresh, as after _Fork: its parent's table is not its
+ * own, nor mapped in it.
  */
+#include <linux/sched.h>
 #include <stdarg.h>
 #include <sys/syscall.h>
 
+#include "locks.h"
 #include "reaper.h"
 #include "real.h"
 #include "sys.h"
@@ -20,6 +24,20 @@ static int pidfd_opened(pid_t pid, int fd)
 	if (fd >= 0 && !cw__shim_off())
 		cw__child_pidfd(pid, fd);
 	return fd;
+}
+
+/* A new process (not a thread, nor a vfork sharing our memory) starts
+ * with its parent's table reset. */
+static long copied(long number, const long *a)
+{
+	unsigned long flags = number == SYS_clone3 ?
+				      ((const struct clone_args *)a[0])->flags :
+			      number == SYS_clone ? (unsigned long)a[0] : 0;
+	long r = REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+
+	if (r == 0 && !(flags & CLONE_VM))
+		cw__locks_reset_child();
+	return r;
 }
 
 /* Where the core makes its own system calls through libc's syscall(),
@@ -51,6 +69,10 @@ CW_EXPORT long syscall(long number, ...)
 				       CW_CALLER("syscall(SYS_waitid)"));
 	case SYS_pidfd_open:
 		return pidfd_opened(a[0], REAL(syscall)(number, a[0], a[1]));
+	case SYS_fork:
+	case SYS_clone:
+	case SYS_clone3:
+		return copied(number, a);
 	}
 	return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

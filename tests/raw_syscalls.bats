@@ -20,3 +20,8 @@ bats_require_minimum_version 1.5.0
 	run -0 "$FIX/raw_syscalls" pidfd
 	passes_in_every_mode "$FIX/raw_syscalls" pidfd
 }
+
+@test "a process copied by syscall(SYS_fork), SYS_clone or SYS_clone3 forks and waits for its own children, none of its parent's" {
+	run -0 "$FIX/raw_syscalls" copied
+	passes_in_every_mode "$FIX/raw_syscalls" copied
+}
