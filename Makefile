@@ -136,7 +136,7 @@ SAN_LIB_tsan   := libtsan.so
 SAN_TESTS_asan := tests/
 SAN_TESTS_tsan := tests/
 
-check-asan check-tsan: check-%:
+check-asan check-tsan: check-%: $(B)/childwatch-asan
 	$(MAKE) --no-print-directory B=$(B)/$* \
 		CFLAGS='-O1 -g $(SAN_FLAGS_$*)' LDFLAGS='$(SAN_FLAGS_$*)' \
 		all fixtures $(B)/$*/lost_child

@@ -10,14 +10,18 @@
 
 CW_HOT static const struct cw__lock_ops *_Atomic ranks[CW_LOCK_RANKS];
 CW_HOT static cw__once_t handlers_once;
-/* The forking thread's mask, while fork holds every lock. */
-CW_HOT static sigset_t fork_mask;
 /*
- * Whether fork took the locks. With one thread and every signal blocked,
- * nobody can hold one: taking them would only make the parent write, and
- * so copy, the pages they live on after fork, and the child too.
+ * From fork's prepare handler to its parent and child handlers: the
+ * forking thread's mask, and whether it took the locks. Per thread, as
+ * threads may be in fork at once: glibc runs prepare handlers outside its
+ * atfork lock. Initial-exec: no allocation, safe in a handler.
  */
-CW_HOT static bool fork_locked;
+#define CW_TLS __thread __attribute__((tls_model("initial-exec")))
+static CW_TLS sigset_t fork_mask;
+/* With one thread and every signal blocked, nobody can hold a lock: taking
+ * them would only make the parent write, and so copy, the pages they live
+ * on after fork, and the child too. */
+static CW_TLS bool fork_locked;
 
 static void locks_take(void)
 {

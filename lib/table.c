@@ -26,10 +26,7 @@ struct cw__table {
 	/* Bumped on every change a blocked wait may care about; futex word. */
 	_Atomic uint32_t seq;
 	atomic_uint sleepers; /* threads asleep on seq */
-	/* An eventfd written on every change while fd_sleepers sleep on it
-	 * (with pidfds, in one epoll), or -1. */
-	_Atomic int wake_fd;
-	atomic_uint fd_sleepers;
+	atomic_uint fd_sleepers; /* and on the wake descriptor */
 	struct cw__child **buckets;
 	size_t nbuckets;
 	struct cw__list running, ready, records;
@@ -46,11 +43,21 @@ struct cw__table {
 	atomic_int creating;
 };
 
+#define TABLE_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
 
-CW_HOT static struct cw__table cw__table = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.wake_fd = -1,
-};
+/*
+ * The table, in a page of its own that forked children do not share, as
+ * its entries (pages_get): the parent's lock and lists are written for
+ * each child it records, and a page shared with a child is copied when
+ * written. Made on first use, and anew in a child that uses it; spare
+ * serves when no page can be had.
+ */
+CW_HOT static struct cw__table *_Atomic table;
+static struct cw__table spare = TABLE_INIT;
+/* An eventfd written on every change while fd_sleepers sleep on it (with
+ * pidfds, in one epoll), or -1. Out of the table: a child closes its
+ * parent's. */
+CW_HOT static _Atomic int wake_fd = -1;
 
 /*
  * Entries and buckets stay out of forked children (MADV_DONTFORK): a child
@@ -79,76 +86,102 @@ static void pages_put(void *p, size_t bytes)
 	cw__errno_restore(saved_errno);
 }
 
+static struct cw__table *table_get(void)
+{
+	struct cw__table *t = atomic_load(&table), *fresh;
+
+	if (t)
+		return t;
+	fresh = pages_get(sizeof *fresh);
+	if (fresh)
+		*fresh = (struct cw__table)TABLE_INIT;
+	else
+		fresh = &spare;
+	if (atomic_compare_exchange_strong(&table, &t, fresh))
+		return fresh;
+	/* A thread, or a handler on this one, made it first. */
+	if (fresh != &spare)
+		pages_put(fresh, sizeof *fresh);
+	return t;
+}
+
 void cw__table_lock(sigset_t *saved)
 {
 	cw__signals_block(saved);
-	pthread_mutex_lock(&cw__table.lock);
+	pthread_mutex_lock(&table_get()->lock);
 }
 
 void cw__table_unlock(const sigset_t *saved)
 {
-	pthread_mutex_unlock(&cw__table.lock);
+	pthread_mutex_unlock(&table_get()->lock);
 	cw__signals_restore(saved);
 }
 
 void cw__table_fork_take(void)
 {
-	pthread_mutex_lock(&cw__table.lock);
+	pthread_mutex_lock(&table_get()->lock);
 }
 
 void cw__table_fork_release(void)
 {
-	pthread_mutex_unlock(&cw__table.lock);
+	pthread_mutex_unlock(&table_get()->lock);
 }
 
 uint32_t cw__table_seq(void)
 {
-	return atomic_load(&cw__table.seq);
+	return atomic_load(&table_get()->seq);
 }
 
 CW_RAW_HANDLER void cw__table_changed(void)
 {
-	atomic_fetch_add(&cw__table.seq, 1);
+	struct cw__table *t = atomic_load(&table);
+
+	/* No table yet: nobody sleeps on it. */
+	if (!t)
+		return;
+	atomic_fetch_add(&t->seq, 1);
 	/* A sleeper that registers after this look sees the new seq in its
 	 * futex call and does not sleep. */
-	if (atomic_load(&cw__table.sleepers))
-		cw__futex_wake_all(&cw__table.seq);
-	if (atomic_load(&cw__table.fd_sleepers))
-		cw__sys_eventfd_signal(atomic_load(&cw__table.wake_fd));
+	if (atomic_load(&t->sleepers))
+		cw__futex_wake_all(&t->seq);
+	if (atomic_load(&t->fd_sleepers))
+		cw__sys_eventfd_signal(atomic_load(&wake_fd));
 }
 
 int cw__table_sleep(uint32_t seq, int timeout_ms)
 {
+	struct cw__table *t = table_get();
 	int r;
 
-	atomic_fetch_add(&cw__table.sleepers, 1);
-	r = cw__futex_wait(&cw__table.seq, seq, timeout_ms);
-	atomic_fetch_sub(&cw__table.sleepers, 1);
+	atomic_fetch_add(&t->sleepers, 1);
+	r = cw__futex_wait(&t->seq, seq, timeout_ms);
+	atomic_fetch_sub(&t->sleepers, 1);
 	return r;
 }
 
 int cw__table_wake_fd(void)
 {
-	int fd = atomic_load(&cw__table.wake_fd);
+	int fd = atomic_load(&wake_fd);
 
 	if (fd < 0) {
 		fd = cw__fd_park(cw__sys_eventfd());
 		if (fd >= 0)
-			atomic_store(&cw__table.wake_fd, fd);
+			atomic_store(&wake_fd, fd);
 	}
 	return fd;
 }
 
 int cw__table_sleep_fd(int ep, uint32_t seq)
 {
+	struct cw__table *t = table_get();
 	int r = 0;
 
-	atomic_fetch_add(&cw__table.fd_sleepers, 1);
+	atomic_fetch_add(&t->fd_sleepers, 1);
 	/* A change from here on writes the wake descriptor, which ep holds
 	 * edge-triggered: it is seen even if it comes before the sleep. */
-	if (atomic_load(&cw__table.seq) == seq)
+	if (atomic_load(&t->seq) == seq)
 		r = cw__sys_epoll_wait_one(ep);
-	atomic_fetch_sub(&cw__table.fd_sleepers, 1);
+	atomic_fetch_sub(&t->fd_sleepers, 1);
 	return r < 0 ? r : 0;
 }
 
@@ -165,11 +198,11 @@ static struct cw__list *list_of(enum cw__state state)
 {
 	switch (state) {
 	case CHILD_RUNNING:
-		return &cw__table.running;
+		return &table_get()->running;
 	case CHILD_CONSUMED:
-		return &cw__table.records;
+		return &table_get()->records;
 	default:
-		return &cw__table.ready;
+		return &table_get()->ready;
 	}
 }
 
@@ -206,7 +239,7 @@ static size_t bucket_of(pid_t pid, size_t nbuckets)
 /* Grows the buckets as children accumulate; without memory, chains grow. */
 static void buckets_fit(size_t want)
 {
-	struct cw__table *t = &cw__table;
+	struct cw__table *t = table_get();
 	size_t n = t->nbuckets ? t->nbuckets : BUCKETS_MIN;
 	struct cw__child **nb;
 
@@ -236,7 +269,7 @@ static void buckets_fit(size_t want)
 
 static struct cw__child *child_alloc(void)
 {
-	struct cw__table *t = &cw__table;
+	struct cw__table *t = table_get();
 	struct cw__child *c;
 
 	if (!t->free) {
@@ -258,9 +291,11 @@ struct cw__child *cw__table_find(pid_t pid)
 {
 	struct cw__child *c;
 
-	if (!cw__table.nbuckets)
+	struct cw__table *t = table_get();
+
+	if (!t->nbuckets)
 		return NULL;
-	c = cw__table.buckets[bucket_of(pid, cw__table.nbuckets)];
+	c = t->buckets[bucket_of(pid, t->nbuckets)];
 	while (c && c->pid != pid)
 		c = c->hash_next;
 	return c;
@@ -268,56 +303,60 @@ struct cw__child *cw__table_find(pid_t pid)
 
 struct cw__child *cw__table_running_first(void)
 {
-	return cw__table.running.head;
+	return table_get()->running.head;
 }
 
 struct cw__child *cw__table_ready_first(void)
 {
-	return cw__table.ready.head;
+	return table_get()->ready.head;
 }
 
 struct cw__child *cw__table_records_first(void)
 {
-	return cw__table.records.head;
+	return table_get()->records.head;
 }
 
 bool cw__table_program_children(void)
 {
-	return cw__table.program_children > 0;
+	return table_get()->program_children > 0;
 }
 
 bool cw__table_unwatched_any(void)
 {
-	return cw__table.unwatched > 0;
+	return table_get()->unwatched > 0;
 }
 
 void cw__table_creator(struct cw__child *c, pid_t tid)
 {
+	struct cw__table *t = table_get();
+
 	c->creator_tid = tid;
-	if (!cw__table.one_creator)
-		cw__table.one_creator = tid;
-	else if (cw__table.one_creator != tid)
-		cw__table.many_creators = true;
+	if (!t->one_creator)
+		t->one_creator = tid;
+	else if (t->one_creator != tid)
+		t->many_creators = true;
 }
 
 bool cw__table_many_creators(void)
 {
-	return cw__table.many_creators;
+	return table_get()->many_creators;
 }
 
 void cw__table_creating_begin(void)
 {
-	atomic_fetch_add(&cw__table.creating, 1);
+	atomic_fetch_add(&table_get()->creating, 1);
 }
 
 bool cw__table_creating_end(void)
 {
-	return atomic_fetch_sub(&cw__table.creating, 1) == 1;
+	return atomic_fetch_sub(&table_get()->creating, 1) == 1;
 }
 
 bool cw__table_creating(void)
 {
-	return atomic_load(&cw__table.creating) > 0;
+	struct cw__table *t = atomic_load(&table);
+
+	return t && atomic_load(&t->creating) > 0;
 }
 
 uint64_t cw__table_key(const struct cw__child *c)
@@ -336,14 +375,15 @@ struct cw__child *cw__table_running(uint64_t key)
 
 static size_t live_count(void)
 {
-	return cw__table.running.len + cw__table.ready.len +
-	       cw__table.records.len;
+	const struct cw__table *t = table_get();
+
+	return t->running.len + t->ready.len + t->records.len;
 }
 
 struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
 				pthread_t creator)
 {
-	struct cw__table *t = &cw__table;
+	struct cw__table *t = table_get();
 	struct cw__child *c = cw__table_find(pid);
 	size_t b;
 
@@ -374,7 +414,7 @@ struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
 
 void cw__table_move(struct cw__child *c, enum cw__state state)
 {
-	struct cw__table *t = &cw__table;
+	struct cw__table *t = table_get();
 
 	if (c->state == CHILD_RUNNING && !c->watched)
 		t->unwatched--;
@@ -392,7 +432,7 @@ void cw__table_move(struct cw__child *c, enum cw__state state)
 
 void cw__table_remove(struct cw__child *c)
 {
-	struct cw__table *t = &cw__table;
+	struct cw__table *t = table_get();
 	struct cw__child **pp = &t->buckets[bucket_of(c->pid, t->nbuckets)];
 
 	while (*pp != c)
@@ -411,13 +451,14 @@ void cw__table_remove(struct cw__child *c)
 
 void cw__table_own(struct cw__child *c, enum cw__owner owner)
 {
+	struct cw__table *t = table_get();
 	bool counted = c->state != CHILD_CONSUMED;
 
 	if (counted && c->owner == CW_OWNER_PROGRAM)
-		cw__table.program_children--;
+		t->program_children--;
 	c->owner = owner;
 	if (counted && owner == CW_OWNER_PROGRAM)
-		cw__table.program_children++;
+		t->program_children++;
 	cw__table_changed();
 }
 
@@ -425,7 +466,7 @@ void cw__table_watched(struct cw__child *c)
 {
 	if (!c->watched) {
 		c->watched = true;
-		cw__table.unwatched--;
+		table_get()->unwatched--;
 	}
 }
 
@@ -433,33 +474,22 @@ void cw__table_unwatched(struct cw__child *c)
 {
 	if (c->watched) {
 		c->watched = false;
-		cw__table.unwatched++;
+		table_get()->unwatched++;
 		cw__table_changed();
 	}
 }
 
 CW_CHILD_CODE void cw__table_reset(void)
 {
-	struct cw__table *t = &cw__table;
+	int fd = atomic_load(&wake_fd);
 
-	/* The parent's entries and buckets are not mapped here (see
-	 * pages_get): the child starts a table of its own. */
-	cw__mutex_reset(&t->lock);
-	memset(&t->running, 0, sizeof t->running);
-	memset(&t->ready, 0, sizeof t->ready);
-	memset(&t->records, 0, sizeof t->records);
-	t->free = NULL;
-	t->buckets = NULL;
-	t->nbuckets = 0;
-	t->program_children = 0;
-	t->unwatched = 0;
-	t->one_creator = 0;
-	t->many_creators = false;
-	atomic_store(&t->creating, 0);
+	/* The parent's table is not mapped here (pages_get): the child makes
+	 * its own when it needs one. */
+	if (atomic_load(&table) == &spare)
+		spare = (struct cw__table)TABLE_INIT;
+	atomic_store(&table, NULL);
 	/* Shared with the parent: its sleepers are not ours to wake. */
-	if (atomic_load(&t->wake_fd) >= 0)
-		cw__sys_close(atomic_load(&t->wake_fd));
-	atomic_store(&t->wake_fd, -1);
-	atomic_store(&t->fd_sleepers, 0);
-	atomic_store(&t->sleepers, 0);
+	if (fd >= 0)
+		cw__sys_close(fd);
+	atomic_store(&wake_fd, -1);
 }

@@ -35,6 +35,7 @@ bats_require_minimum_version 1.5.0
 }
 
 @test "a child reaped past the shim is refused with ECHILD, or gets one callback with its code or 255, never a hang" {
+	not_under tsan "the sanitizer's fork interceptor is the call site the shim sees for fork and the fixture's for its wait, so the fixture's wait looks like another component's and its status is kept for the creator (a callback, not ECHILD; seen in safe)"
 	passes_in_every_mode "$FIX/api" unknown_status
 }
 

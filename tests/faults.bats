@@ -12,8 +12,11 @@ bats_require_minimum_version 1.5.0
 @test "pidfd mode falls back to threads where seccomp refuses pidfd_open with ENOSYS or EPERM" {
 	local err
 	for err in ENOSYS EPERM; do
-		passes_in_modes pidfd "$FIX/faults" pidfd-refused "$err" \
-			"$FIX/soak" --children 500
+		# Under TSan the soak trips the runtime's own CHECK, as in
+		# soak.bats; spawn_kinds still runs.
+		[[ $CW_SANITIZER == tsan ]] ||
+			passes_in_modes pidfd "$FIX/faults" pidfd-refused "$err" \
+				"$FIX/soak" --children 500
 		passes_in_modes pidfd "$FIX/faults" pidfd-refused "$err" \
 			"$FIX/spawn_kinds"
 	done
@@ -41,6 +44,7 @@ bats_require_minimum_version 1.5.0
 }
 
 @test "a storm of signals during every kind of wait: the same results, no EINTR under SA_RESTART" {
+	not_under tsan "TSan's runtime delivers a signal at its next intercepted call and a storm of them coalesces: the bare run itself saw 63 signals and failed 'no storm'"
 	same_as_bare "$FIX/faults" eintr-restart
 	same_as_bare "$FIX/faults" eintr-norestart
 }
@@ -74,6 +78,7 @@ bats_require_minimum_version 1.5.0
 }
 
 @test "a timer's handler that forks with _Fork, waits, sets SIGCHLD and kills, at any instruction: every status right, no hang" {
+	not_under tsan "TSan's runtime is not async-signal-safe: with _Fork in a timer's handler one run hung and another lost a posix_spawn child to SIGSEGV"
 	run -0 "$FIX/torture" 30
 	passes_in_modes "off ${CW_MODES[*]}" timeout -k 5 60 "$FIX/torture" 30
 }
