@@ -105,11 +105,12 @@ void cw__reaper_uncounted(struct rusage *ru)
 	cw__table_unlock(&saved);
 }
 
+/* Under off too: the trace keeps the table, and the parent's is not mapped
+ * in the child. */
 CW_CHILD_CODE void cw__reaper_fork_child(void)
 {
-	if (!cw__strategy)
-		return;
-	cw__strategy->forked();
+	if (cw__strategy)
+		cw__strategy->forked();
 	cw__table_reset();
 }
 
@@ -191,14 +192,19 @@ void cw__reaper_init(enum cw__mode mode)
 		else
 			cw__sys_close(fd);
 	}
+	cw__strategy = strategies[mode];
+	cw__reaper_mode = mode;
+	cw__reaper_forks();
+	adopt_children();
+}
+
+void cw__reaper_forks(void)
+{
 	static const struct cw__lock_ops table_locks = {
 		.take = cw__table_fork_take,
 		.release = cw__table_fork_release,
 		.reset = cw__reaper_fork_child,
 	};
 
-	cw__strategy = strategies[mode];
-	cw__reaper_mode = mode;
 	cw__locks_register(CW_LOCK_TABLE, &table_locks);
-	adopt_children();
 }

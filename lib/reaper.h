@@ -29,6 +29,9 @@ struct cw__wait {
 /* Picks the strategy for mode (pidfd falls back to threaded where
  * pidfd_open is refused: see cw__reaper_mode). Never called for off. */
 void cw__reaper_init(enum cw__mode mode);
+/* The table across fork: in every mode that keeps one, off when it traces
+ * (a forked child must not use its parent's, which is not mapped there). */
+void cw__reaper_forks(void);
 bool cw__reaper_sigchld_driven(void);
 /* The mode in effect, the one place it is kept; CW_MODE_OFF until
  * cw__reaper_init, and for good under off. */

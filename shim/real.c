@@ -97,6 +97,8 @@ static void real_resolve(void)
 	if (mode != CW_MODE_OFF) {
 		cw__reaper_init(mode);
 		cw__sigchld_init();
+	} else if (cw__shim_tracing) {
+		cw__reaper_forks();
 	}
 	cw__trace_start(mode, cw__reaper_mode, &inherited);
 	atomic_store(&starting, 0);
