@@ -46,11 +46,12 @@ struct cw__table {
 #define TABLE_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
 
 /*
- * The table, in a page of its own that forked children do not share, as
- * its entries (pages_get): the parent's lock and lists are written for
- * each child it records, and a page shared with a child is copied when
- * written. Made on first use, and anew in a child that uses it; spare
- * serves when no page can be had.
+ * The table, in a page of its own that reads as zeros in every child
+ * (MADV_WIPEONFORK): there it is an empty table, TABLE_INIT being all
+ * zeros, whether the child came from fork, _Fork or a clone the shim never
+ * saw. The parent's lock and lists are written for each child it records,
+ * and a page shared with a child would be copied when written. Made on
+ * first use; spare serves when no such page can be had.
  */
 CW_HOT static struct cw__table *_Atomic table;
 static struct cw__table spare = TABLE_INIT;
@@ -60,11 +61,10 @@ static struct cw__table spare = TABLE_INIT;
 CW_HOT static _Atomic int wake_fd = -1;
 
 /*
- * Entries and buckets stay out of forked children (MADV_DONTFORK): a child
- * starts a table of its own and never reads its parent's, and pages fork
- * does not share are pages the parent does not copy when it next writes
- * them, as it does on each child it records. A child made past fork and
- * _Fork (a raw clone) is reset by the syscall() interposer.
+ * Entries and buckets stay out of forked children (MADV_DONTFORK): a
+ * child's table is empty (table_page_get) and never points here, and pages
+ * fork does not share are pages the parent does not copy when it next
+ * writes them, as it does on each child it records.
  */
 static void *pages_get(size_t bytes)
 {
@@ -86,16 +86,29 @@ static void pages_put(void *p, size_t bytes)
 	cw__errno_restore(saved_errno);
 }
 
+static struct cw__table *table_page_get(void)
+{
+	int saved_errno = errno;
+	void *p = mmap(NULL, sizeof(struct cw__table), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p != MAP_FAILED &&
+	    madvise(p, sizeof(struct cw__table), MADV_WIPEONFORK)) {
+		munmap(p, sizeof(struct cw__table));
+		p = MAP_FAILED;
+	}
+	cw__errno_restore(saved_errno);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static struct cw__table *table_get(void)
 {
 	struct cw__table *t = atomic_load(&table), *fresh;
 
 	if (t)
 		return t;
-	fresh = pages_get(sizeof *fresh);
-	if (fresh)
-		*fresh = (struct cw__table)TABLE_INIT;
-	else
+	fresh = table_page_get();
+	if (!fresh)
 		fresh = &spare;
 	if (atomic_compare_exchange_strong(&table, &t, fresh))
 		return fresh;
@@ -483,11 +496,9 @@ CW_CHILD_CODE void cw__table_reset(void)
 {
 	int fd = atomic_load(&wake_fd);
 
-	/* The parent's table is not mapped here (pages_get): the child makes
-	 * its own when it needs one. */
+	/* The table's own page is empty here already (table_page_get). */
 	if (atomic_load(&table) == &spare)
 		spare = (struct cw__table)TABLE_INIT;
-	atomic_store(&table, NULL);
 	/* Shared with the parent: its sleepers are not ours to wake. */
 	if (fd >= 0)
 		cw__sys_close(fd);
