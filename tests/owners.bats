@@ -17,7 +17,9 @@ bats_require_minimum_version 1.5.0
 }
 
 @test "waitpid(pid) gets its child even after a SIGCHLD handler reaped with waitpid(-1, WNOHANG)" {
-	loses_bare "$FIX/deferred_handler"
+	# TSan's runtime runs the handler at its next intercepted call, not
+	# at the signal: bare then lost nothing in one check-tsan run of two.
+	[[ $CW_SANITIZER == tsan ]] || loses_bare "$FIX/deferred_handler"
 	passes_in_every_mode "$FIX/deferred_handler"
 }
 
