@@ -61,19 +61,22 @@ static struct cw__table spare = TABLE_INIT;
 CW_HOT static _Atomic int wake_fd = -1;
 
 /*
- * Entries and buckets stay out of forked children (MADV_DONTFORK): a
- * child's table is empty (table_page_get) and never points here, and pages
- * fork does not share are pages the parent does not copy when it next
- * writes them, as it does on each child it records.
+ * Pages that fork does not share with the child, marked with advice: the
+ * parent then does not copy them when it next writes them, as it does on
+ * each child it records. Entries and buckets are MADV_DONTFORK (absent in
+ * a child, whose table is empty and never points there); the table itself
+ * MADV_WIPEONFORK (see table).
  */
-static void *pages_get(size_t bytes)
+static void *pages_get(size_t bytes, int advice)
 {
 	int saved_errno = errno;
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (p != MAP_FAILED)
-		madvise(p, bytes, MADV_DONTFORK);
+	if (p != MAP_FAILED && madvise(p, bytes, advice)) {
+		munmap(p, bytes);
+		p = MAP_FAILED;
+	}
 	cw__errno_restore(saved_errno);
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -86,28 +89,13 @@ static void pages_put(void *p, size_t bytes)
 	cw__errno_restore(saved_errno);
 }
 
-static struct cw__table *table_page_get(void)
-{
-	int saved_errno = errno;
-	void *p = mmap(NULL, sizeof(struct cw__table), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p != MAP_FAILED &&
-	    madvise(p, sizeof(struct cw__table), MADV_WIPEONFORK)) {
-		munmap(p, sizeof(struct cw__table));
-		p = MAP_FAILED;
-	}
-	cw__errno_restore(saved_errno);
-	return p == MAP_FAILED ? NULL : p;
-}
-
 static struct cw__table *table_get(void)
 {
 	struct cw__table *t = atomic_load(&table), *fresh;
 
 	if (t)
 		return t;
-	fresh = table_page_get();
+	fresh = pages_get(sizeof *fresh, MADV_WIPEONFORK);
 	if (!fresh)
 		fresh = &spare;
 	if (atomic_compare_exchange_strong(&table, &t, fresh))
@@ -260,7 +248,7 @@ static void buckets_fit(size_t want)
 		n *= 2;
 	if (n == t->nbuckets)
 		return;
-	nb = pages_get(n * sizeof *nb);
+	nb = pages_get(n * sizeof *nb, MADV_DONTFORK);
 	if (!nb)
 		return;
 	for (size_t i = 0; i < t->nbuckets; i++) {
@@ -286,7 +274,7 @@ static struct cw__child *child_alloc(void)
 	struct cw__child *c;
 
 	if (!t->free) {
-		struct cw__child *slab = pages_get(SLAB_BYTES);
+		struct cw__child *slab = pages_get(SLAB_BYTES, MADV_DONTFORK);
 
 		if (!slab)
 			return NULL;
@@ -302,9 +290,8 @@ static struct cw__child *child_alloc(void)
 
 struct cw__child *cw__table_find(pid_t pid)
 {
-	struct cw__child *c;
-
 	struct cw__table *t = table_get();
+	struct cw__child *c;
 
 	if (!t->nbuckets)
 		return NULL;
@@ -496,7 +483,7 @@ CW_CHILD_CODE void cw__table_reset(void)
 {
 	int fd = atomic_load(&wake_fd);
 
-	/* The table's own page is empty here already (table_page_get). */
+	/* The table's own page is empty here already (see table). */
 	if (atomic_load(&table) == &spare)
 		spare = (struct cw__table)TABLE_INIT;
 	/* Shared with the parent: its sleepers are not ours to wake. */
