@@ -21,7 +21,7 @@ bats_require_minimum_version 1.5.0
 	passes_in_every_mode "$FIX/raw_syscalls" pidfd
 }
 
-@test "a process copied by syscall(SYS_fork), SYS_clone or SYS_clone3 forks and waits for its own children, none of its parent's" {
+@test "a process copied by syscall(SYS_fork), SYS_clone, SYS_clone3 or a fork made by hand forks and waits for its own children, none of its parent's" {
 	run -0 "$FIX/raw_syscalls" copied
 	passes_in_every_mode "$FIX/raw_syscalls" copied
 }
