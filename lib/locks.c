@@ -22,29 +22,40 @@ static CW_TLS sigset_t fork_mask;
  * them would only make the parent write, and so copy, the pages they live
  * on after fork, and the child too. */
 static CW_TLS bool fork_locked;
+/* The ranks this thread took, one bit each: another thread may register a
+ * rank, and take its lock, between our prepare and parent handlers (system()
+ * registers on first use), and that lock is not ours to release. */
+static CW_TLS unsigned fork_taken;
+_Static_assert(CW_LOCK_RANKS <= 8 * sizeof fork_taken, "a bit per rank");
 
 static void locks_take(void)
 {
 	cw__signals_block(&fork_mask);
 	fork_locked = !__libc_single_threaded;
+	fork_taken = 0;
 	for (int i = 0; fork_locked && i < CW_LOCK_RANKS; i++) {
 		const struct cw__lock_ops *r = ranks[i];
 
-		if (r && r->mutex)
+		if (!r)
+			continue;
+		if (r->mutex)
 			pthread_mutex_lock(r->mutex);
-		if (r && r->take)
+		if (r->take)
 			r->take();
+		fork_taken |= 1u << i;
 	}
 }
 
 static void locks_release(void)
 {
-	for (int i = CW_LOCK_RANKS - 1; fork_locked && i >= 0; i--) {
+	for (int i = CW_LOCK_RANKS - 1; i >= 0; i--) {
 		const struct cw__lock_ops *r = ranks[i];
 
-		if (r && r->release)
+		if (!(fork_taken & 1u << i))
+			continue;
+		if (r->release)
 			r->release();
-		if (r && r->mutex)
+		if (r->mutex)
 			pthread_mutex_unlock(r->mutex);
 	}
 	cw__signals_restore(&fork_mask);

@@ -12,11 +12,8 @@ bats_require_minimum_version 1.5.0
 @test "pidfd mode falls back to threads where seccomp refuses pidfd_open with ENOSYS or EPERM" {
 	local err
 	for err in ENOSYS EPERM; do
-		# Under TSan the soak trips the runtime's own CHECK, as in
-		# soak.bats; spawn_kinds still runs.
-		[[ $CW_SANITIZER == tsan ]] ||
-			passes_in_modes pidfd "$FIX/faults" pidfd-refused "$err" \
-				"$FIX/soak" --children 500
+		passes_in_modes pidfd "$FIX/faults" pidfd-refused "$err" \
+			"$FIX/soak" --children 500
 		passes_in_modes pidfd "$FIX/faults" pidfd-refused "$err" \
 			"$FIX/spawn_kinds"
 	done

@@ -19,6 +19,5 @@ SOAK_CHILDREN=${CW_SOAK_CHILDREN:-500}
 }
 
 @test "soak: no status lost or doubled, no zombie, descriptor or thread left, in every mode" {
-	not_under tsan "TSan's runtime fails its own CHECK (ThreadRegistry::CheckLocked, in the hostile thread's usleep) while other threads fork, in one run of two"
 	soak_passes_in_every_mode "$SOAK_CHILDREN"
 }
