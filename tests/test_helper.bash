@@ -91,19 +91,20 @@ not_under()
 # the test instead of holding the suite: bats aborts a test that outlasts
 # BATS_TEST_TIMEOUT and kills what it started. test_time_bound SECONDS sets
 # the bound for each test of the file that calls it (after load), for a
-# plain build; a sanitizer build, several times slower (make check-tsan
-# takes six times as long as make test), gets five times as long. A
-# BATS_TEST_TIMEOUT from the environment wins over both.
+# plain build, times CW_SLOWDOWN: a sanitizer build is several times
+# slower (make check-tsan takes six times as long as make test), and so
+# gets five times as long, for the tests, the programs they run and the
+# fixtures' own watchdogs (fixture.h). A CW_SLOWDOWN (a slow machine) or
+# a BATS_TEST_TIMEOUT from the environment wins.
 CW_ENV_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-}
+if [[ -z ${CW_SLOWDOWN:-} ]]; then
+	CW_SLOWDOWN=1
+	[[ -z $CW_SANITIZER ]] || CW_SLOWDOWN=5
+fi
+export CW_SLOWDOWN
 test_time_bound()
 {
-	if [[ -n $CW_ENV_TEST_TIMEOUT ]]; then
-		BATS_TEST_TIMEOUT=$CW_ENV_TEST_TIMEOUT
-	elif [[ -n $CW_SANITIZER ]]; then
-		BATS_TEST_TIMEOUT=$(($1 * 5))
-	else
-		BATS_TEST_TIMEOUT=$1
-	fi
+	BATS_TEST_TIMEOUT=${CW_ENV_TEST_TIMEOUT:-$(($1 * CW_SLOWDOWN))}
 }
 # The slowest test of make test takes about 30 s on 2 idle cores.
 test_time_bound 120
@@ -166,13 +167,13 @@ read -r -a CW_MODES <<<"${CW_TEST_MODES:-safe fast threaded pidfd}"
 # whole process group: bats ends a test at its bound by killing the test's
 # own children only, and a grandchild that hangs holding the pipe through
 # which run reads its output would hold the test, and bats, until it ended.
-# CW_RUN_BOUND seconds (120, or the test's bound if that is shorter) is
-# well above what any program of make test takes.
+# CW_RUN_BOUND seconds (120 times CW_SLOWDOWN, or the test's bound if that
+# is shorter) is well above what any program of make test takes.
 
 # bounded CMD...: CMD, killed with its process group after CW_RUN_BOUND s.
 bounded()
 {
-	local bound=${CW_RUN_BOUND:-120}
+	local bound=${CW_RUN_BOUND:-$((120 * CW_SLOWDOWN))}
 	((bound <= BATS_TEST_TIMEOUT)) || bound=$BATS_TEST_TIMEOUT
 	timeout -k 5 "$bound" "$@" 3>&-
 }

@@ -39,7 +39,8 @@ modes_all="bare safe fast threaded pidfd"
 #   watches each child with a thread of its own there, which api close's
 #   count of pidfd's one thread does not allow: it runs in the other modes.
 # Children counts are smaller than the suite's: memcheck runs one thread
-# at a time, some 20 to 50 times slower.
+# at a time, some 20 to 50 times slower. The fixtures' watchdogs allow
+# five times their plain bound (CW_SLOWDOWN, fixture.h).
 fixture_runs()
 {
 	local c
@@ -113,6 +114,7 @@ command -v valgrind >/dev/null || {
 	echo "valgrind.sh: valgrind is not installed" >&2
 	exit 2
 }
+export CW_SLOWDOWN=${CW_SLOWDOWN:-5}
 rm -rf "$logs"
 mkdir -p "$logs"
 runs=0 failed=0
