@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Two slots hold the program's disposition. A writer fills the one that is
- * not current, once no reader is copying from it, then makes it current. A
- * reader never waits for anything (it may have interrupted another
- * reader's copy on the same thread): it announces itself on its slot, and
- * starts again if that slot stopped being current meanwhile.
+ * Two slots hold the program's disposition. A writer (under the lock)
+ * fills the one that is not current, then makes it current. Nobody waits:
+ * a reader copies the current slot and starts again if a later generation
+ * became current meanwhile, for the slot may then have been written under
+ * it. A writer must not wait for readers either: the one still copying
+ * may be a handler its own handler interrupted (the relay, interrupted by
+ * a handler that called sigaction twice, each time with a new generation,
+ * waited forever for itself). The slots are copied a word at a time with
+ * relaxed atomics, and current orders them, as in a seqlock.
  */
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -15,8 +18,17 @@
 #include "locks.h"
 #include "sys.h"
 
-CW_HOT static struct sigaction slots[2];
-CW_HOT static atomic_uint copying[2];
+#define WORDS (sizeof(struct sigaction) / sizeof(unsigned long))
+_Static_assert(sizeof(struct sigaction) % sizeof(unsigned long) == 0,
+	       "a sigaction is a whole number of words");
+
+/* A sigaction as words, without memcpy (a vfork child may read). */
+union words {
+	struct sigaction act;
+	unsigned long w[WORDS];
+};
+
+CW_HOT static _Atomic unsigned long slots[2][WORDS];
 /* generation << 1 | RESET: slots[generation & 1] is current, and RESET
  * says SA_RESETHAND has made it SIG_DFL since. */
 CW_HOT static atomic_uint current;
@@ -30,24 +42,36 @@ CW_HOT static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
  */
 CW_HOT static atomic_int owner;
 
+static void slot_write(unsigned slot, const struct sigaction *act)
+{
+	union words u = { .act = *act };
+
+	/* A reader that sees a word of it then sees the generation that
+	 * made this slot not current (the one before this write). */
+	atomic_thread_fence(memory_order_release);
+	for (size_t i = 0; i < WORDS; i++)
+		atomic_store_explicit(&slots[slot][i], u.w[i],
+				      memory_order_relaxed);
+}
+
 CW_RAW_HANDLER struct sigaction cw__disposition_read(unsigned *gen)
 {
-	struct sigaction act;
-	unsigned slot;
+	union words u;
 
-	for (;;) {
-		slot = atomic_load(&current) >> 1 & 1;
-		atomic_fetch_add(&copying[slot], 1);
+	do {
+		unsigned slot;
+
 		*gen = atomic_load(&current);
-		if ((*gen >> 1 & 1) == slot)
-			break;
-		atomic_fetch_sub(&copying[slot], 1);
-	}
-	act = slots[slot];
-	atomic_fetch_sub(&copying[slot], 1);
+		slot = *gen >> 1 & 1;
+		for (size_t i = 0; i < WORDS; i++)
+			u.w[i] = atomic_load_explicit(&slots[slot][i],
+						      memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+	} while (atomic_load_explicit(&current, memory_order_relaxed) >> 1 !=
+		 *gen >> 1);
 	if (*gen & RESET)
-		act.sa_handler = SIG_DFL;
-	return act;
+		u.act.sa_handler = SIG_DFL;
+	return u.act;
 }
 
 CW_RAW_HANDLER bool cw__disposition_current(unsigned gen)
@@ -77,12 +101,8 @@ unsigned cw__disposition_swap(const struct sigaction *act,
 {
 	unsigned cur = atomic_load(&current), next = (cur >> 1) + 1;
 
-	if (act) {
-		/* Readers still copying it are on other threads, and leave. */
-		while (atomic_load(&copying[next & 1]))
-			sched_yield();
-		slots[next & 1] = *act;
-	}
+	if (act)
+		slot_write(next & 1, act);
 	/* Only a reader's RESET can change current under us: retried, so
 	 * that *old is what the program had when act replaced it. */
 	do
@@ -100,13 +120,9 @@ void cw__disposition_undo(unsigned was)
 	atomic_store(&current, (next + 1) << 1 | (was & RESET));
 }
 
-/* A child has one thread: no reader of the others is copying any more. */
 CW_CHILD_CODE static void owner_forked(void)
 {
 	atomic_store(&owner, getpid());
-	for (int i = 0; i < 2; i++)
-		if (atomic_load(&copying[i]))
-			atomic_store(&copying[i], 0);
 }
 
 void cw__disposition_init(const struct sigaction *inherited)
@@ -118,7 +134,7 @@ void cw__disposition_init(const struct sigaction *inherited)
 
 	atomic_store(&owner, getpid());
 	cw__locks_register(CW_LOCK_SIGCHLD, &locks);
-	slots[0] = *inherited;
+	slot_write(0, inherited);
 }
 
 bool cw__disposition_borrowed(void)
