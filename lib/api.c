@@ -45,7 +45,9 @@ struct cw_loop {
 };
 
 struct cw_watcher {
-	struct cw_watcher *all_next; /* watchers are never freed */
+	/* Open watchers only. A closed one is kept, never freed, so that
+	 * later calls can refuse it, but fork no longer takes its lock. */
+	struct cw_watcher *all_next;
 	pthread_mutex_t lock; /* taken before the table's, never after */
 	struct handler *handlers;
 	cw_loop *loop;
@@ -204,12 +206,17 @@ static void *dispatcher(void *arg)
 	};
 	cw_watcher *w = arg;
 
-	while (!atomic_load(&w->closing)) {
-		/* Read before looking, so that no change slips between. */
+	for (;;) {
+		/* Read before looking at anything, closing included, so
+		 * that no change slips between: cw_close sets closing, then
+		 * bumps seq. */
 		uint32_t seq = cw__table_seq();
 		siginfo_t si;
-		pid_t pid = dispatch_one(w, &si);
+		pid_t pid;
 
+		if (atomic_load(&w->closing))
+			break;
+		pid = dispatch_one(w, &si);
 		if (pid > 0)
 			handler_fire(w, pid, returncode_of(&si));
 		else if (cw__strategy->sigchld_driven)
@@ -320,6 +327,11 @@ CW_API int cw_add_child_handler(cw_watcher *w, pid_t pid, cw_callback *cb,
 	if (atomic_load(&w->closing))
 		return -EBADF;
 	pthread_mutex_lock(&w->lock);
+	/* Closed since: cw_close's dispatcher must be the last. */
+	if (atomic_load(&w->closing)) {
+		r = -EBADF;
+		goto out_unlock;
+	}
 	pp = handler_find(w, pid);
 	if (*pp) {
 		(*pp)->cb = cb;
@@ -369,7 +381,7 @@ CW_API int cw_remove_child_handler(cw_watcher *w, pid_t pid)
 {
 	struct handler **pp, *h;
 
-	if (!w)
+	if (!w || atomic_load(&w->closing))
 		return 0;
 	pthread_mutex_lock(&w->lock);
 	pp = handler_find(w, pid);
@@ -387,6 +399,8 @@ CW_API int cw_attach_loop(cw_watcher *w, cw_loop *loop)
 {
 	if (!w)
 		return -EINVAL;
+	if (atomic_load(&w->closing))
+		return -EBADF;
 	pthread_mutex_lock(&w->lock);
 	w->loop = loop;
 	pthread_mutex_unlock(&w->lock);
@@ -414,14 +428,19 @@ static void loop_forget(cw_loop *loop, cw_watcher *w)
 CW_API void cw_close(cw_watcher *w)
 {
 	struct handler *h, *next;
+	cw_watcher **pp;
+	bool running;
 
-	if (!w)
+	if (!w || atomic_exchange(&w->closing, true))
 		return;
-	atomic_store(&w->closing, true);
 	cw__table_changed();
-	if (w->thread_running)
-		pthread_join(w->thread, NULL);
+	/* An add in flight finishes first; any later one sees closing. */
+	pthread_mutex_lock(&w->lock);
+	running = w->thread_running;
 	w->thread_running = false;
+	pthread_mutex_unlock(&w->lock);
+	if (running)
+		pthread_join(w->thread, NULL);
 	pthread_mutex_lock(&w->lock);
 	for (h = w->handlers; h; h = next) {
 		next = h->next;
@@ -437,6 +456,11 @@ CW_API void cw_close(cw_watcher *w)
 	if (current == w)
 		current = NULL;
 	pthread_mutex_unlock(&current_lock);
+	pthread_mutex_lock(&all_lock);
+	for (pp = &all_watchers; *pp != w; pp = &(*pp)->all_next)
+		;
+	*pp = w->all_next;
+	pthread_mutex_unlock(&all_lock);
 }
 
 CW_API cw_watcher *cw_get_child_watcher(void)
@@ -453,6 +477,8 @@ CW_API cw_watcher *cw_get_child_watcher(void)
 
 CW_API int cw_set_child_watcher(cw_watcher *w)
 {
+	if (w && atomic_load(&w->closing))
+		return -EBADF;
 	pthread_mutex_lock(&current_lock);
 	current = w;
 	pthread_mutex_unlock(&current_lock);

@@ -47,16 +47,19 @@ int cw_remove_child_handler(cw_watcher *w, pid_t pid);
 
 /* Run the callbacks through loop (NULL: on the watcher's own thread).
  * Attaching again first detaches; callbacks already queued on the old loop
- * stay there. 0, or -EINVAL for a NULL w. */
+ * stay there. 0, -EINVAL for a NULL w, or -EBADF when w is closed. */
 int cw_attach_loop(cw_watcher *w, cw_loop *loop);
 
 /* Stops the watcher: no callback runs after it returns, and its thread is
- * gone. Children with handlers go back to the program's own waits. */
+ * gone. Children with handlers go back to the program's own waits. The
+ * watcher's few bytes are never freed, so that later calls with it are
+ * refused rather than undefined; closing again does nothing. */
 void cw_close(cw_watcher *w);
 
 /* The process-wide watcher, made on first use in the process's mode. */
 cw_watcher *cw_get_child_watcher(void);
-/* Makes w the process-wide watcher (NULL: none); 0 or -EINVAL. */
+/* Makes w the process-wide watcher (NULL: none); 0, or -EBADF when w is
+ * closed. */
 int cw_set_child_watcher(cw_watcher *w);
 
 /* A loop is a queue of callbacks plus a descriptor that is readable while

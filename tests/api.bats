@@ -44,6 +44,10 @@ bats_require_minimum_version 1.5.0
 	passes_in_every_mode "$FIX/api" close
 }
 
+@test "200 watchers each closed just after a reap woke its dispatcher all close, and no removed handler runs" {
+	passes_in_every_mode "$FIX/api" close_race
+}
+
 @test "with a loop attached callbacks wait for cw_loop_dispatch in its thread, follow a re-attach, and go to the watcher's thread when detached" {
 	passes_in_every_mode "$FIX/api" loop
 }

@@ -45,7 +45,7 @@ fixture_runs()
 {
 	local c
 	for c in sigchld signal two_children together race replace remove \
-		unknown_status loop "stealer 24" current badmode; do
+		unknown_status loop "stealer 24" current badmode close_race; do
 		echo "api $c|safe fast threaded pidfd"
 	done
 	echo "api close|safe fast threaded"
