@@ -39,6 +39,10 @@ CW_HOT static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
  * dispositions gdb started with (SIGCHLD at SIG_DFL) before its exec: had
  * it written here, the relay would have stopped calling gdb's handler,
  * which is how gdb learns of ptrace stops, and gdb slept in poll forever.
+ *
+ * A forked child does not write its pid here until it first asks: most
+ * children exec or exit without touching SIGCHLD, and a write in every
+ * child would copy this page in every child.
  */
 CW_HOT static atomic_int owner;
 
@@ -120,17 +124,9 @@ void cw__disposition_undo(unsigned was)
 	atomic_store(&current, (next + 1) << 1 | (was & RESET));
 }
 
-CW_CHILD_CODE static void owner_forked(void)
-{
-	atomic_store(&owner, getpid());
-}
-
 void cw__disposition_init(const struct sigaction *inherited)
 {
-	static const struct cw__lock_ops locks = {
-		.mutex = &lock,
-		.reset = owner_forked,
-	};
+	static const struct cw__lock_ops locks = { .mutex = &lock };
 
 	atomic_store(&owner, getpid());
 	cw__locks_register(CW_LOCK_SIGCHLD, &locks);
@@ -145,11 +141,13 @@ bool cw__disposition_borrowed(void)
 
 	if (self == was)
 		return false;
-	/* fork's handler renamed the owner already; only a child made
-	 * without it (_Fork, a raw clone) gets here with memory of its own.
-	 * Where kcmp is refused, take the memory as our own. */
-	shared = cw__sys_same_memory(self, was);
+	/* A child that has not asked yet, however it was made: a vfork
+	 * child shares its parent's memory, a forked one has its own. The
+	 * parent, not the owner: the owner may be a grandparent, for a
+	 * forked child that never asked and then vforked. Where kcmp is
+	 * refused, take the memory as our own. */
+	shared = cw__sys_same_memory(self, cw__sys_getppid());
 	if (!shared)
-		owner_forked();
+		atomic_store(&owner, self);
 	return shared;
 }

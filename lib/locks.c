@@ -15,6 +15,11 @@ CW_HOT static cw__once_t handlers_once;
  * forking thread's mask, and whether it took the locks. Per thread, as
  * threads may be in fork at once: glibc runs prepare handlers outside its
  * atfork lock. Initial-exec: no allocation, safe in a handler.
+ *
+ * Each is written only when it changed. Every fork leaves the parent's
+ * pages write-protected, so a write of the same value to this thread's
+ * TLS page would cost a page fault per fork; a loop that forks keeps the
+ * same mask and thread count from one fork to the next.
  */
 #define CW_TLS __thread __attribute__((tls_model("initial-exec")))
 static CW_TLS sigset_t fork_mask;
@@ -30,10 +35,16 @@ _Static_assert(CW_LOCK_RANKS <= 8 * sizeof fork_taken, "a bit per rank");
 
 static void locks_take(void)
 {
-	cw__signals_block(&fork_mask);
-	fork_locked = !__libc_single_threaded;
-	fork_taken = 0;
-	for (int i = 0; fork_locked && i < CW_LOCK_RANKS; i++) {
+	bool locked = !__libc_single_threaded;
+	unsigned taken = 0;
+	sigset_t mask;
+
+	cw__signals_block(&mask);
+	if (!cw__signals_equal(&mask, &fork_mask))
+		cw__signals_copy(&fork_mask, &mask);
+	if (fork_locked != locked)
+		fork_locked = locked;
+	for (int i = 0; locked && i < CW_LOCK_RANKS; i++) {
 		const struct cw__lock_ops *r = ranks[i];
 
 		if (!r)
@@ -42,8 +53,10 @@ static void locks_take(void)
 			pthread_mutex_lock(r->mutex);
 		if (r->take)
 			r->take();
-		fork_taken |= 1u << i;
+		taken |= 1u << i;
 	}
+	if (fork_taken != taken)
+		fork_taken = taken;
 }
 
 static void locks_release(void)

@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <linux/kcmp.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -158,17 +159,36 @@ void cw__once(cw__once_t *once, void (*fn)(void))
 	}
 }
 
+/* The kernel's mask is _NSIG bits, the front of a sigset_t: the rest is
+ * never read or written. */
+_Static_assert(_NSIG / 8 == sizeof(unsigned long), "a word of signals");
+#define SIGBIT(sig) (1UL << ((sig) - 1))
+
 void cw__signals_block(sigset_t *old)
 {
-	sigset_t all;
+	/* sigfillset's, in 8 bytes of stack rather than 128, and not
+	 * static: a forked child would fault in the page of read-only data
+	 * it lives on. Every signal but glibc's own two, 32 and 33 (thread
+	 * cancellation, and setuid's broadcast to every thread, which must
+	 * never wait for ours). */
+	unsigned long all = ~(SIGBIT(32) | SIGBIT(33));
 
-	sigfillset(&all);
 	RAW(SYS_rt_sigprocmask, SIG_BLOCK, &all, old, _NSIG / 8);
 }
 
 CW_CHILD_CODE void cw__signals_restore(const sigset_t *old)
 {
 	RAW(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
+}
+
+bool cw__signals_equal(const sigset_t *a, const sigset_t *b)
+{
+	return !memcmp(a, b, _NSIG / 8);
+}
+
+void cw__signals_copy(sigset_t *to, const sigset_t *from)
+{
+	memcpy(to, from, _NSIG / 8);
 }
 
 /* The kernel's struct sigaction, as rt_sigaction takes it. */
@@ -252,6 +272,11 @@ bool cw__sys_same_memory(pid_t a, pid_t b)
 pid_t cw__sys_gettid(void)
 {
 	return RAW(SYS_gettid);
+}
+
+pid_t cw__sys_getppid(void)
+{
+	return RAW(SYS_getppid);
 }
 
 CW_RAW_HANDLER int cw__sys_close(int fd)

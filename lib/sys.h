@@ -84,6 +84,9 @@ int cw__sys_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
 		   struct rusage *ru);
 int cw__sys_pidfd_open(pid_t pid);
 pid_t cw__sys_getpgid(pid_t pid);
+/* Not libc's: a child that called it first would bind it lazily, and
+ * the loader's lookup faults in pages of its own (ten per bash command). */
+pid_t cw__sys_getppid(void);
 pid_t cw__sys_gettid(void);
 /* a and b share one address space (kcmp KCMP_VM); false if refused. */
 bool cw__sys_same_memory(pid_t a, pid_t b);
@@ -108,6 +111,10 @@ void cw__once(cw__once_t *once, void (*fn)(void));
 /* Block every signal in the calling thread, keeping the old mask. */
 void cw__signals_block(sigset_t *old);
 void cw__signals_restore(const sigset_t *old);
+/* On masks cw__signals_block wrote: only the kernel's part is compared or
+ * copied. */
+bool cw__signals_equal(const sigset_t *a, const sigset_t *b);
+void cw__signals_copy(sigset_t *to, const sigset_t *from);
 
 /*
  * For a clone child that runs in its parent's memory until it execs: the

@@ -487,8 +487,10 @@ CW_CHILD_CODE void cw__table_reset(void)
 	/* The table's own page is empty here already (see table). */
 	if (atomic_load(&table) == &spare)
 		spare = (struct cw__table)TABLE_INIT;
-	/* Shared with the parent: its sleepers are not ours to wake. */
-	if (fd >= 0)
+	/* Shared with the parent: its sleepers are not ours to wake. Written
+	 * only when set, for a write copies the page in every child. */
+	if (fd >= 0) {
 		cw__sys_close(fd);
-	atomic_store(&wake_fd, -1);
+		atomic_store(&wake_fd, -1);
+	}
 }

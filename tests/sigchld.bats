@@ -37,3 +37,8 @@ bats_require_minimum_version 1.5.0
 	run -0 "$FIX/vfork_sigaction"
 	passes_in_every_mode "$FIX/vfork_sigaction"
 }
+
+@test "the same in a forked child that never touched SIGCHLD before it vforked" {
+	run -0 "$FIX/vfork_sigaction" forked
+	passes_in_every_mode "$FIX/vfork_sigaction" forked
+}

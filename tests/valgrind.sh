@@ -101,6 +101,7 @@ fixture_runs()
 	two_components|safe fast threaded pidfd
 	unknown_child|safe fast threaded pidfd
 	vfork_sigaction|
+	vfork_sigaction forked|
 	vfork_spawn||^FAIL: posix_spawn\("/nonexistent"\) returned 0 \(Success\)
 	waitid_kinds||^setup: pidfd_open: Function not implemented$
 	waitid_zombie|
