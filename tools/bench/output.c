@@ -104,14 +104,15 @@ static double target_limit(enum workload wl, const struct config *c)
 	switch (wl) {
 	case WL_FORK:
 	case WL_SPAWN:
-	case WL_BATCH:
 		return mode_is(c, "threaded") ? 1.15 : 1.05;
+	case WL_BATCH:
+		return mode_is(c, "threaded") ? 1.15 : 1.10;
 	case WL_VFORK:
 		return 1.15;
 	case WL_SCALE:
 		return mode_is(c, "safe") ? 3.0 : 1.2;
 	case WL_LATENCY:
-		return 1.5;
+		return 1.2;
 	case WL_MEMORY:
 		/* Past the descriptor limit pidfd falls back to a thread
 		 * per child, so the threaded bound applies. */
