@@ -191,6 +191,15 @@ void cw__signals_copy(sigset_t *to, const sigset_t *from)
 	memcpy(to, from, _NSIG / 8);
 }
 
+void cw__signals_add(sigset_t *set, int sig)
+{
+	unsigned long word;
+
+	memcpy(&word, set, sizeof word);
+	word |= SIGBIT(sig);
+	memcpy(set, &word, sizeof word);
+}
+
 /* The kernel's struct sigaction, as rt_sigaction takes it. */
 struct kernel_sigaction {
 	void (*handler)(int);

@@ -115,6 +115,8 @@ void cw__signals_restore(const sigset_t *old);
  * copied. */
 bool cw__signals_equal(const sigset_t *a, const sigset_t *b);
 void cw__signals_copy(sigset_t *to, const sigset_t *from);
+/* sigaddset for a valid signal, with no call into libc. */
+void cw__signals_add(sigset_t *set, int sig);
 
 /*
  * For a clone child that runs in its parent's memory until it execs: the

@@ -48,10 +48,10 @@ typedef void (*cw__handler)(int);
 	X(LAZY, int, fclose, (FILE *))                                         \
 	X(EAGER, int, sigaction,                                               \
 	  (int, const struct sigaction *, struct sigaction *))                 \
-	X(LAZY, cw__handler, signal, (int, cw__handler))                       \
-	X(LAZY, cw__handler, bsd_signal, (int, cw__handler))                   \
-	X(LAZY, cw__handler, sysv_signal, (int, cw__handler))                  \
-	X(LAZY, cw__handler, sigset, (int, cw__handler))                       \
+	X(EAGER, cw__handler, signal, (int, cw__handler))                      \
+	X(EAGER, cw__handler, bsd_signal, (int, cw__handler))                  \
+	X(EAGER, cw__handler, sysv_signal, (int, cw__handler))                 \
+	X(EAGER, cw__handler, sigset, (int, cw__handler))                      \
 	X(LAZY, int, sigignore, (int))                                         \
 	X(LAZY, int, siginterrupt, (int, int))                                 \
 	X(LAZY, int, getrusage, (int, struct rusage *))                        \

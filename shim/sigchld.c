@@ -202,9 +202,13 @@ static cw__handler handler_install(cw__handler handler, int flags,
 		errno = EINVAL;
 		return SIG_ERR;
 	}
-	sigemptyset(&act.sa_mask);
+	/* The initializer emptied sa_mask. Not sigemptyset and sigaddset:
+	 * a child that resets its signals with signal() before it execs
+	 * (libuv's) would often be the first to call them, and the loader's
+	 * lazy binding of each looks through every library of the program,
+	 * faulting in their symbol tables: about 20 pages a child in node. */
 	if (mask_self)
-		sigaddset(&act.sa_mask, SIGCHLD);
+		cw__signals_add(&act.sa_mask, SIGCHLD);
 	if (disposition_swap(&act, &old) < 0)
 		return SIG_ERR;
 	return old.sa_handler;

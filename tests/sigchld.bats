@@ -42,3 +42,18 @@ bats_require_minimum_version 1.5.0
 	run -0 "$FIX/vfork_sigaction" forked
 	passes_in_every_mode "$FIX/vfork_sigaction" forked
 }
+
+@test "a forked child that resets its signals with signal() and its kin, as libuv's does before exec, makes the shim look up no function" {
+	local mode names
+	# dlsym takes the loader's lock and may allocate: no async-signal-safe
+	# interposer may call it after the shim's start. The loader's bindings
+	# log names each lookup, and what made it.
+	run -0 "$FIX/signal_reset"
+	names=$(nm -D --defined-only "$CW_LIB" | awk '$3 !~ /^cw_/ { print $3 }' | paste -sd'|')
+	for mode in off "${CW_MODES[@]}"; do
+		rm -f "$BATS_TEST_TMPDIR"/ld.*
+		run -0 --separate-stderr bounded env CHILDWATCH_MODE="$mode" LD_PRELOAD="$CW_PRELOAD" \
+			LD_DEBUG=bindings LD_DEBUG_OUTPUT="$BATS_TEST_TMPDIR/ld" "$FIX/signal_reset"
+		run -1 grep -hoE "(^|[[:space:]])$output:[[:space:]]+binding file [^ ]*libchildwatch[^ ]* .*symbol \`($names)'" "$BATS_TEST_TMPDIR"/ld.*
+	done
+}
