@@ -83,6 +83,7 @@ fixture_runs()
 	sigchld_info|
 	sigign|
 	sigign_keeps|safe fast threaded pidfd
+	signal_reset|
 	sigwait|
 	soak --children 40|safe fast threaded pidfd
 	spawn_kinds|
