@@ -61,6 +61,7 @@ $(B)/childwatch: $(CLI_SRC) $(CLI_HDR) $(B)/libcwcore.a
 	$(CC) $(CW_CFLAGS) $(CLI_CFLAGS) -fPIE $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) $(B)/libcwcore.a
 
 $(B)/lost_child: tools/lost_child.c
+	@mkdir -p $(@D)
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 # These fixtures link against the library instead of preloading it: the C
@@ -97,6 +98,7 @@ fixtures: $(FIXTURES) $(B)/fixtures/thief.so $(FIXTURE_SOS)
 # The CLI with AddressSanitizer and UBSan: tests/trace.bats feeds the
 # trace reader bad input through it.
 $(B)/childwatch-asan: $(CLI_SRC) $(CLI_HDR) lib/mode.c
+	@mkdir -p $(@D)
 	$(CC) $(CW_CFLAGS) $(CLI_CFLAGS) -fPIE -fsanitize=address,undefined \
 		-fno-sanitize-recover=all -fno-omit-frame-pointer $(CPPFLAGS) \
 		$(CFLAGS) $(LDFLAGS) -o $@ $(CLI_SRC) lib/mode.c
@@ -157,10 +159,12 @@ check-valgrind: all fixtures
 # works, not how fast. BENCHFLAGS passes options:
 # make bench BENCHFLAGS='--workloads real'.
 $(B)/bench: $(BENCH_SRC) tools/bench/bench.h
+	@mkdir -p $(@D)
 	$(CC) $(FIX_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
 		$(BENCH_SRC) -lm
 
 $(B)/empty.so: tools/bench/empty.c
+	@mkdir -p $(@D)
 	$(CC) $(FIX_CFLAGS) -fPIC -shared $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
 		-o $@ $<
 
