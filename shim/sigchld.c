@@ -206,7 +206,7 @@ static cw__handler handler_install(cw__handler handler, int flags,
 	 * a child that resets its signals with signal() before it execs
 	 * (libuv's) would often be the first to call them, and the loader's
 	 * lazy binding of each looks through every library of the program,
-	 * faulting in their symbol tables: about 20 pages a child in node. */
+	 * faulting in their symbol tables. */
 	if (mask_self)
 		cw__signals_add(&act.sa_mask, SIGCHLD);
 	if (disposition_swap(&act, &old) < 0)
