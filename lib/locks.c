@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The shim's locks across fork, in the order of locks.h. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -9,7 +10,11 @@
 #include "sys.h"
 
 CW_HOT static const struct cw__lock_ops *_Atomic ranks[CW_LOCK_RANKS];
+CW_HOT static atomic_bool registered; /* some rank is */
 CW_HOT static cw__once_t handlers_once;
+/* libc runs the handlers below in every fork: set once, while every lock
+ * is held, so that a fork that holds them knows whether it was set. */
+CW_HOT static atomic_bool armed;
 /*
  * From fork's prepare handler to its parent and child handlers: the
  * forking thread's mask, and whether it took the locks. Per thread, as
@@ -99,14 +104,62 @@ CW_CHILD_CODE static void locks_child(void)
 	cw__signals_restore(&fork_mask);
 }
 
+/*
+ * Until armed, the fork interposers run the handlers themselves. A fork
+ * that takes the locks before this one does runs with them; one that
+ * takes them after finds armed set and leaves them to libc, and none can
+ * be between the two while this holds them.
+ */
+static cw__atfork_register *arming_with;
+
 static void handlers_install(void)
 {
-	pthread_atfork(locks_take, locks_release, locks_child);
+	locks_take();
+	if (arming_with(locks_take, locks_release, locks_child, NULL) == 0)
+		atomic_store(&armed, true);
+	locks_release();
+}
+
+void cw__locks_arm(cw__atfork_register *with)
+{
+	arming_with = with;
+	cw__once(&handlers_once, handlers_install);
+}
+
+/* The child returns here, on the page of the rest it runs. */
+CW_CHILD_CODE pid_t cw__locks_fork(pid_t (*fork_fn)(void))
+{
+	int saved_errno;
+	pid_t pid;
+
+	if (atomic_load(&armed))
+		return fork_fn();
+	if (!atomic_load(&registered)) {
+		pid = fork_fn();
+		/* A rank registered meanwhile may have been taken. */
+		if (pid == 0 && atomic_load(&registered))
+			cw__locks_reset_child();
+		return pid;
+	}
+	locks_take();
+	if (atomic_load(&armed)) {
+		locks_release();
+		return fork_fn();
+	}
+	pid = fork_fn();
+	if (pid == 0) {
+		locks_child();
+		return 0;
+	}
+	saved_errno = errno;
+	locks_release();
+	cw__errno_restore(saved_errno);
+	return pid;
 }
 
 void cw__locks_register(enum cw__lock_rank rank,
 			const struct cw__lock_ops *ops)
 {
-	cw__once(&handlers_once, handlers_install);
 	atomic_store(&ranks[rank], ops);
+	atomic_store(&registered, true);
 }

@@ -3,6 +3,7 @@
 #define CW_LOCKS_H
 
 #include <pthread.h>
+#include <sys/types.h>
 
 /*
  * Every lock of the shim, in the one order in which they nest: a lock is
@@ -33,10 +34,28 @@ struct cw__lock_ops {
 	void (*reset)(void);
 };
 
-/* Registers the locks of one rank; the first registration also installs
- * the fork handlers. */
 void cw__locks_register(enum cw__lock_rank rank,
 			const struct cw__lock_ops *ops);
+
+/*
+ * fork_fn (libc's fork), with the locks taken before it and released or
+ * reset after, unless libc's own fork handlers already do so. Most
+ * processes never fork, and fork handlers registered at start would cost
+ * every one of them the pages libc writes to keep them.
+ */
+pid_t cw__locks_fork(pid_t (*fork_fn)(void));
+
+/* libc's __register_atfork, which pthread_atfork calls. */
+typedef int cw__atfork_register(void (*prepare)(void), void (*parent)(void),
+				void (*child)(void), void *dso);
+
+/*
+ * Registers the fork handlers with libc, once: from then on every fork
+ * runs them, the forks libc makes itself (daemon, forkpty) included, and
+ * they run before those the program registers after, as they did when
+ * registered at start. Not async-signal-safe.
+ */
+void cw__locks_arm(cw__atfork_register *with);
 
 /*
  * A lock of the parent's, new in the child. An assignment, not

@@ -522,6 +522,11 @@ out:
 		bool creating = cw__table_creating();
 
 		r = wait_kernel(w);
+		/* A child made by a fork the shim did not see (forkpty's,
+		 * daemon's) that fast adopted and reaped while the kernel
+		 * had us wait: its status is in the table now. */
+		if (r == -ECHILD)
+			r = take_collected(w) ?: -ECHILD;
 		if (creating && r > 0 && w->idtype == P_PID &&
 		    cw__is_exit(w->si.si_code) && !(w->options & WNOWAIT))
 			cw__early_keep(w);

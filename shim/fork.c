@@ -8,6 +8,7 @@
  * asynchronous is armed later, by a caller that may (the C API).
  */
 #include <errno.h>
+#include <pty.h>
 #include <unistd.h>
 
 #include "locks.h"
@@ -24,16 +25,16 @@ static void child_created(pid_t pid, const struct cw__caller *by)
 	cw__errno_restore(saved_errno);
 }
 
-/* The fork handlers of locks.c take the shim's locks and reset the child. */
+/* locks.c takes the shim's locks and resets the child, tracing or not. */
 CW_CHILD_CODE CW_EXPORT pid_t fork(void)
 {
+	bool counted = !cw__shim_off();
 	pid_t pid;
 
-	if (cw__shim_off())
-		return REAL(fork)();
-	cw__child_creating();
-	pid = REAL(fork)();
-	if (pid != 0)
+	if (counted)
+		cw__child_creating();
+	pid = cw__locks_fork(REAL(fork));
+	if (pid != 0 && counted)
 		child_created(pid, CW_CALLER("fork"));
 	return pid;
 }
@@ -52,4 +53,39 @@ CW_CHILD_CODE CW_EXPORT pid_t _Fork(void)
 	else
 		child_created(pid, CW_CALLER("_Fork"));
 	return pid;
+}
+
+/*
+ * Forks the shim does not see: libc's own, in daemon() and forkpty(). From
+ * the first of them on, libc runs the shim's fork handlers in every fork.
+ */
+static void unseen_forks(void)
+{
+	if (cw__shim_active())
+		cw__locks_arm(REAL(__register_atfork));
+}
+
+CW_EXPORT int daemon(int nochdir, int noclose)
+{
+	unseen_forks();
+	return REAL(daemon)(nochdir, noclose);
+}
+
+CW_EXPORT pid_t forkpty(int *master, char *name, const struct termios *term,
+			const struct winsize *size)
+{
+	unseen_forks();
+	return REAL(forkpty)(master, name, term, size);
+}
+
+/*
+ * pthread_atfork's: the program's handlers run in the order it registers
+ * them, and the shim's, registered first, reset its state in a child
+ * before any of the program's runs, whatever they call.
+ */
+CW_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void),
+				void (*child)(void), void *dso)
+{
+	unseen_forks();
+	return REAL(__register_atfork)(prepare, parent, child, dso);
 }

@@ -2,6 +2,7 @@
 #ifndef CW_SHIM_REAL_H
 #define CW_SHIM_REAL_H
 
+#include <pty.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -31,6 +32,11 @@ typedef void (*cw__handler)(int);
 #define CW_INTERPOSED(X)                                                      \
 	X(EAGER, pid_t, fork, (void))                                          \
 	X(EAGER, pid_t, _Fork, (void))                                         \
+	X(LAZY, int, daemon, (int, int))                                       \
+	X(LAZY, pid_t, forkpty,                                                \
+	  (int *, char *, const struct termios *, const struct winsize *))     \
+	X(LAZY, int, __register_atfork,                                        \
+	  (void (*)(void), void (*)(void), void (*)(void), void *))            \
 	X(LAZY, int, posix_spawn,                                              \
 	  (pid_t *, const char *, const posix_spawn_file_actions_t *,          \
 	   const posix_spawnattr_t *, char *const[], char *const[]))           \

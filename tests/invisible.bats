@@ -53,6 +53,14 @@ bats_require_minimum_version 1.5.0
 	passes_in_every_mode "$FIX/fork_forgets"
 }
 
+@test "forks the shim's fork() does not make (the program's fork handler, daemon(), forkpty()) find its locks free in the child, and fast's adopting such a child leaves its status to its waiter" {
+	local how
+	for how in atfork daemon forkpty; do
+		run -0 "$FIX/unseen_forks" "$how"
+		passes_in_modes "off ${CW_MODES[*]}" "$FIX/unseen_forks" "$how"
+	done
+}
+
 @test "a default SIGCHLD interrupts no system call in pidfd and threaded modes" {
 	run -0 "$FIX/dfl_no_eintr" all
 	passes_in_modes "threaded pidfd" "$FIX/dfl_no_eintr" all

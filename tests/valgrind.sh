@@ -94,6 +94,9 @@ fixture_runs()
 	stopcont|
 	system_signals||^FAIL: system\(\) returned 0x200 \(10:
 	thread_order|
+	unseen_forks atfork|
+	unseen_forks daemon|
+	unseen_forks forkpty|
 	threads_blocked|
 	torture 3|
 	trace_cases leak|
