@@ -7,6 +7,7 @@
  * whose entries come from mmap. No malloc, no thread, no pidfd: anything
  * asynchronous is armed later, by a caller that may (the C API).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pty.h>
 #include <unistd.h>
@@ -82,10 +83,24 @@ CW_EXPORT pid_t forkpty(int *master, char *name, const struct termios *term,
  * pthread_atfork's: the program's handlers run in the order it registers
  * them, and the shim's, registered first, reset its state in a child
  * before any of the program's runs, whatever they call.
+ *
+ * Until the shim's constructor has run, registrations are libc's alone,
+ * in the order they always had. A sanitizer's runtime registers its own
+ * as it starts, from the first instrumented call in the shim, before the
+ * shim has any state: so, in a sanitizer's build, nothing here is
+ * instrumented, and nothing it calls then is.
  */
-CW_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void),
-				void (*child)(void), void *dso)
+__attribute__((no_sanitize("address,thread,undefined"))) CW_EXPORT int
+__register_atfork(void (*prepare)(void), void (*parent)(void),
+		  void (*child)(void), void *dso)
 {
+	cw__atfork_register *libc;
+
+	if (!cw__shim_started) {
+		libc = (cw__atfork_register *)dlsym(RTLD_NEXT,
+						    "__register_atfork");
+		return libc ? libc(prepare, parent, child, dso) : ENOMEM;
+	}
 	unseen_forks();
 	return REAL(__register_atfork)(prepare, parent, child, dso);
 }

@@ -16,6 +16,7 @@ CW_INTERPOSED(CW_REAL_DEFINE)
 #undef CW_REAL_DEFINE
 
 bool cw__shim_tracing;
+bool cw__shim_started;
 atomic_bool cw__shim_debugging;
 
 static cw__once_t real_once, symbols_once;
@@ -129,6 +130,7 @@ __attribute__((constructor)) static void real_constructor(void)
 {
 	cw__once(&symbols_once, real_symbols);
 	cw__once(&real_once, real_resolve);
+	cw__shim_started = true;
 }
 
 /* exit(), not _exit(): what the process leaves behind, for the trace. */

@@ -95,6 +95,8 @@ void cw__real_init(void);
 
 /* CHILDWATCH_TRACE was opened: set once, at start. */
 extern bool cw__shim_tracing;
+/* The shim's constructor has run. */
+extern bool cw__shim_started;
 /* The program traces processes: its waits are the kernel's (ptrace.c). */
 extern atomic_bool cw__shim_debugging;
 
