@@ -110,19 +110,21 @@ CW_CHILD_CODE static void locks_child(void)
  * takes them after finds armed set and leaves them to libc, and none can
  * be between the two while this holds them.
  */
-static cw__atfork_register *arming_with;
+static cw__atfork_register *_Atomic arming_with;
 
 static void handlers_install(void)
 {
+	cw__atfork_register *with = atomic_load(&arming_with);
+
 	locks_take();
-	if (arming_with(locks_take, locks_release, locks_child, NULL) == 0)
+	if (with(locks_take, locks_release, locks_child, NULL) == 0)
 		atomic_store(&armed, true);
 	locks_release();
 }
 
 void cw__locks_arm(cw__atfork_register *with)
 {
-	arming_with = with;
+	atomic_store(&arming_with, with);
 	cw__once(&handlers_once, handlers_install);
 }
 
