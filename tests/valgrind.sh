@@ -94,9 +94,9 @@ fixture_runs()
 	stopcont|
 	system_signals||^FAIL: system\(\) returned 0x200 \(10:
 	thread_order|
-	unseen_forks atfork|
-	unseen_forks daemon|
-	unseen_forks forkpty|
+	unseen_forks atfork 20|
+	unseen_forks daemon 3|
+	unseen_forks forkpty 3|
 	threads_blocked|
 	torture 3|
 	trace_cases leak|
