@@ -396,6 +396,8 @@ static bool kernel_answers(const struct cw__wait *w)
 	return w->idtype != P_PID && (w->options & __WALL);
 }
 
+/* A status fast mode collected that w may have: cw__matches leaves the
+ * pid to the caller, who usually found the child by it. */
 static int take_collected(struct cw__wait *w)
 {
 	struct cw__child *c, *tmp;
@@ -406,6 +408,7 @@ static int take_collected(struct cw__wait *w)
 	cw__for_each_safe(c, tmp, cw__table_ready_first())
 	{
 		if (c->state == CHILD_COLLECTED && !c->specific_waiters &&
+		    (w->idtype != P_PID || c->pid == (pid_t)w->id) &&
 		    cw__matches(c, w) && (r = cw__deliver(c, w)) > 0)
 			break;
 	}

@@ -53,9 +53,9 @@ bats_require_minimum_version 1.5.0
 	passes_in_every_mode "$FIX/fork_forgets"
 }
 
-@test "forks the shim's fork() does not make (the program's fork handler, daemon(), forkpty()) find its locks free in the child, and fast's adopting such a child leaves its status to its waiter" {
+@test "forks the shim's fork() does not make (the program's fork handler, daemon(), forkpty()) find its locks free in the child, and fast's adopting such a child leaves its status to its waiter, and no other child's to a wait for a stranger" {
 	local how
-	for how in atfork daemon forkpty; do
+	for how in atfork daemon forkpty stranger; do
 		run -0 "$FIX/unseen_forks" "$how"
 		passes_in_modes "off ${CW_MODES[*]}" "$FIX/unseen_forks" "$how"
 	done

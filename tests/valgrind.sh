@@ -97,6 +97,7 @@ fixture_runs()
 	unseen_forks atfork 20|
 	unseen_forks daemon 3|
 	unseen_forks forkpty 3|
+	unseen_forks stranger|
 	threads_blocked|
 	torture 3|
 	trace_cases leak|
