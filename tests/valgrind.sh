@@ -94,10 +94,6 @@ fixture_runs()
 	stopcont|
 	system_signals||^FAIL: system\(\) returned 0x200 \(10:
 	thread_order|
-	unseen_forks atfork 20|
-	unseen_forks daemon 3|
-	unseen_forks forkpty 3|
-	unseen_forks stranger|
 	threads_blocked|
 	torture 3|
 	trace_cases leak|
@@ -105,6 +101,10 @@ fixture_runs()
 	trace_cases averted|safe fast threaded pidfd
 	two_components|safe fast threaded pidfd
 	unknown_child|safe fast threaded pidfd
+	unseen_forks atfork 20|
+	unseen_forks daemon 3|
+	unseen_forks forkpty 3|
+	unseen_forks stranger|
 	vfork_sigaction|
 	vfork_sigaction forked|
 	vfork_spawn||^FAIL: posix_spawn\("/nonexistent"\) returned 0 \(Success\)
