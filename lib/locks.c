@@ -10,7 +10,6 @@
 #include "sys.h"
 
 CW_HOT static const struct cw__lock_ops *_Atomic ranks[CW_LOCK_RANKS];
-CW_HOT static atomic_bool registered; /* some rank is */
 CW_HOT static cw__once_t handlers_once;
 /* libc runs the handlers below in every fork: set once, while every lock
  * is held, so that a fork that holds them knows whether it was set. */
@@ -128,6 +127,15 @@ void cw__locks_arm(cw__atfork_register *with)
 	cw__once(&handlers_once, handlers_install);
 }
 
+/* No lock to take: off, with neither a trace nor the C API. */
+CW_CHILD_CODE static bool ranks_any(void)
+{
+	for (int i = 0; i < CW_LOCK_RANKS; i++)
+		if (atomic_load(&ranks[i]))
+			return true;
+	return false;
+}
+
 /* The child returns here, on the page of the rest it runs. */
 CW_CHILD_CODE pid_t cw__locks_fork(pid_t (*fork_fn)(void))
 {
@@ -136,10 +144,10 @@ CW_CHILD_CODE pid_t cw__locks_fork(pid_t (*fork_fn)(void))
 
 	if (atomic_load(&armed))
 		return fork_fn();
-	if (!atomic_load(&registered)) {
+	if (!ranks_any()) {
 		pid = fork_fn();
 		/* A rank registered meanwhile may have been taken. */
-		if (pid == 0 && atomic_load(&registered))
+		if (pid == 0 && ranks_any())
 			cw__locks_reset_child();
 		return pid;
 	}
@@ -163,5 +171,4 @@ void cw__locks_register(enum cw__lock_rank rank,
 			const struct cw__lock_ops *ops)
 {
 	atomic_store(&ranks[rank], ops);
-	atomic_store(&registered, true);
 }

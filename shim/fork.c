@@ -9,7 +9,6 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <pty.h>
 #include <unistd.h>
 
 #include "locks.h"
@@ -60,7 +59,7 @@ CW_CHILD_CODE CW_EXPORT pid_t _Fork(void)
  * Forks the shim does not see: libc's own, in daemon() and forkpty(). From
  * the first of them on, libc runs the shim's fork handlers in every fork.
  */
-static void unseen_forks(void)
+static void arm_for_libc_forks(void)
 {
 	if (cw__shim_active())
 		cw__locks_arm(REAL(__register_atfork));
@@ -68,14 +67,14 @@ static void unseen_forks(void)
 
 CW_EXPORT int daemon(int nochdir, int noclose)
 {
-	unseen_forks();
+	arm_for_libc_forks();
 	return REAL(daemon)(nochdir, noclose);
 }
 
 CW_EXPORT pid_t forkpty(int *master, char *name, const struct termios *term,
 			const struct winsize *size)
 {
-	unseen_forks();
+	arm_for_libc_forks();
 	return REAL(forkpty)(master, name, term, size);
 }
 
@@ -101,6 +100,6 @@ __register_atfork(void (*prepare)(void), void (*parent)(void),
 						    "__register_atfork");
 		return libc ? libc(prepare, parent, child, dso) : ENOMEM;
 	}
-	unseen_forks();
+	arm_for_libc_forks();
 	return REAL(__register_atfork)(prepare, parent, child, dso);
 }
