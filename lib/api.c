@@ -251,6 +251,8 @@ CW_API cw_watcher *cw_watcher_new(const char *mode)
 	enum cw__mode asked;
 	cw_watcher *w;
 
+	if (cw__reaper_starter)
+		cw__reaper_starter();
 	if (!cw__reaper_mediating()) {
 		errno = ENOTSUP;
 		return NULL;

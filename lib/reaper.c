@@ -25,6 +25,7 @@ CW_HOT const struct cw__strategy *cw__strategy;
 CW_HOT enum cw__mode cw__reaper_mode = CW_MODE_OFF;
 CW_HOT enum cw__mode cw__reaper_mode_asked = CW_MODE_OFF;
 CW_HOT atomic_bool cw__sigchld_uncollected;
+CW_HOT void (*cw__reaper_starter)(void);
 
 void cw__child_creating(void)
 {

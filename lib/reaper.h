@@ -29,6 +29,10 @@ struct cw__wait {
 /* Picks the strategy for mode (pidfd falls back to threaded where
  * pidfd_open is refused: see cw__reaper_mode). Never called for off. */
 void cw__reaper_init(enum cw__mode mode);
+/* Whoever embeds the core starts the reaper on first need (the shim, as
+ * the program first concerns itself with children); the C API needs it
+ * started before it can tell the mode. NULL where nothing starts it. */
+extern void (*cw__reaper_starter)(void);
 /* The table across fork: in every mode that keeps one, off when it traces
  * (a forked child must not use its parent's, which is not mapped there). */
 void cw__reaper_forks(void);

@@ -18,7 +18,8 @@ extern char **environ;
 static bool exec_begin(const struct cw__caller *by, const char *path,
 		       char *const argv[])
 {
-	cw__real_init();
+	/* Before the shim started, SIGCHLD is as the program left it, and
+	 * there is no trace (real.c). */
 	cw__sigchld_exec_begin();
 	if (!cw__trace_on())
 		return false;

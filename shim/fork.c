@@ -95,7 +95,7 @@ __register_atfork(void (*prepare)(void), void (*parent)(void),
 {
 	cw__atfork_register *libc;
 
-	if (!cw__shim_started) {
+	if (!cw__shim_constructed) {
 		libc = (cw__atfork_register *)dlsym(RTLD_NEXT,
 						    "__register_atfork");
 		return libc ? libc(prepare, parent, child, dso) : ENOMEM;

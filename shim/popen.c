@@ -189,7 +189,7 @@ CW_EXPORT int fclose(FILE *stream)
 {
 	struct piped *p;
 
-	cw__real_init();
+	/* Before the shim started, no stream is popen()'s. */
 	if (atomic_load(&piped_count) == 0 || !(p = piped_take(stream)))
 		return REAL(fclose)(stream);
 	return piped_close(p, CW_CALLER("fclose"));

@@ -16,16 +16,17 @@ CW_INTERPOSED(CW_REAL_DEFINE)
 #undef CW_REAL_DEFINE
 
 bool cw__shim_tracing;
-bool cw__shim_started;
+bool cw__shim_constructed;
 atomic_bool cw__shim_debugging;
 
-static cw__once_t real_once, symbols_once;
+static cw__once_t symbols_once, settings_once, start_once;
 /*
- * The thread inside either once, while it is. What the shim calls while it
- * starts (secure_getenv, strcmp, dlsym's malloc) may be another library's
- * that calls back into an interposer: a sanitizer's runtime starts up on
- * its first intercepted call and installs its signal handlers with
- * sigaction. Waiting there for the once we are inside would hang for good.
+ * The thread inside any of the onces, while it is. What the shim calls
+ * while it starts (secure_getenv, strcmp, dlsym's malloc) may be another
+ * library's that calls back into an interposer: a sanitizer's runtime
+ * starts up on its first intercepted call and installs its signal handlers
+ * with sigaction. Waiting there for the once we are inside would hang for
+ * good.
  */
 static _Atomic pthread_t starting;
 
@@ -73,16 +74,18 @@ static void real_symbols(void)
 	atomic_store(&starting, 0);
 }
 
-static void real_resolve(void)
+/* What the environment asks for: read as the shim loads, so that a bad
+ * CHILDWATCH_MODE is refused by every program, forking or not. */
+static enum cw__mode mode_asked = CW_MODE_DEFAULT;
+
+static void settings_read(void)
 {
 	int saved_errno = errno;
 	const char *value;
-	enum cw__mode mode = CW_MODE_DEFAULT;
-	struct sigaction inherited = { .sa_handler = SIG_DFL };
 
 	atomic_store(&starting, pthread_self());
 	value = secure_getenv("CHILDWATCH_MODE");
-	if (value && cw__mode_parse(value, &mode) < 0)
+	if (value && cw__mode_parse(value, &mode_asked) < 0)
 		mode_refuse(value);
 	/* secure_getenv: a setuid program writes no trace for its caller. */
 	value = secure_getenv("CHILDWATCH_TRACE");
@@ -90,18 +93,28 @@ static void real_resolve(void)
 		cw__trace_open(value);
 		cw__shim_tracing = cw__trace_on();
 	}
+	atomic_store(&starting, 0);
+	cw__errno_restore(saved_errno);
+}
+
+static void shim_start(void)
+{
+	int saved_errno = errno;
+	struct sigaction inherited = { .sa_handler = SIG_DFL };
+
+	atomic_store(&starting, pthread_self());
 	/* Before the reaper installs its own: a forked or exec'd process
 	 * inherits SIG_IGN, and the report needs it to name the kernel as
 	 * what reaped a child this process then cannot wait for. */
 	if (cw__shim_tracing)
 		REAL(sigaction)(SIGCHLD, NULL, &inherited);
-	if (mode != CW_MODE_OFF) {
-		cw__reaper_init(mode);
+	if (mode_asked != CW_MODE_OFF) {
+		cw__reaper_init(mode_asked);
 		cw__sigchld_init();
 	} else if (cw__shim_tracing) {
 		cw__reaper_forks();
 	}
-	cw__trace_start(mode, cw__reaper_mode, &inherited);
+	cw__trace_start(mode_asked, cw__reaper_mode, &inherited);
 	atomic_store(&starting, 0);
 	cw__errno_restore(saved_errno);
 }
@@ -110,7 +123,7 @@ void cw__real_init(void)
 {
 	/* Called back from our own start: the symbols are resolved again
 	 * (dlsym's lock is recursive; the values are the same), and until
-	 * real_resolve has set the mode the call goes straight to libc. */
+	 * shim_start has set the mode the call goes straight to libc. */
 	if (pthread_equal(atomic_load_explicit(&starting, memory_order_relaxed),
 			  pthread_self())) {
 		symbols_resolve();
@@ -122,15 +135,44 @@ void cw__real_init(void)
 	 * CHILDWATCH_MODE cannot be read: until then the mode stays off and
 	 * every call goes straight to libc. Children made that early are
 	 * adopted when the reaper starts. */
-	if (environ)
-		cw__once(&real_once, real_resolve);
+	if (environ) {
+		cw__once(&settings_once, settings_read);
+		cw__once(&start_once, shim_start);
+	}
 }
 
+/* The program has installed a signal handler. */
+static bool handler_installed;
+
+void cw__shim_handler_coming(cw__handler handler)
+{
+	if (handler == SIG_DFL || handler == SIG_IGN || handler == SIG_HOLD)
+		return;
+	/* Read first: in a forked child, a write copies the page. */
+	if (!handler_installed)
+		handler_installed = true;
+	cw__real_init();
+}
+
+/*
+ * Most exec'd programs never create a child, wait for one, or install a
+ * signal handler. So the shim starts at the first call that concerns
+ * children (cw__real_init), not here: a process that makes none pays for
+ * no lookup, system call or written page of the shim's. A handler, for any
+ * signal, may call an interposer at any instruction, where the start
+ * (dlsym, opendir) must not run: installing one starts the shim first, or
+ * here for one installed while the shim read its settings (a sanitizer's
+ * runtime starting up, start_reentry's library). The trace records every
+ * process from its start.
+ */
 __attribute__((constructor)) static void real_constructor(void)
 {
-	cw__once(&symbols_once, real_symbols);
-	cw__once(&real_once, real_resolve);
-	cw__shim_started = true;
+	if (environ)
+		cw__once(&settings_once, settings_read);
+	if (cw__shim_tracing || handler_installed)
+		cw__real_init();
+	cw__reaper_starter = cw__real_init;
+	cw__shim_constructed = true;
 }
 
 /* exit(), not _exit(): what the process leaves behind, for the trace. */

@@ -96,7 +96,10 @@ void cw__real_init(void);
 /* CHILDWATCH_TRACE was opened: set once, at start. */
 extern bool cw__shim_tracing;
 /* The shim's constructor has run. */
-extern bool cw__shim_started;
+extern bool cw__shim_constructed;
+/* Called before the program installs a signal handler, for any signal:
+ * the shim starts first (real.c). SIG_DFL, SIG_IGN and SIG_HOLD are none. */
+void cw__shim_handler_coming(cw__handler handler);
 /* The program traces processes: its waits are the kernel's (ptrace.c). */
 extern atomic_bool cw__shim_debugging;
 

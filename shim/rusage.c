@@ -23,7 +23,7 @@ CW_EXPORT int getrusage(int who, struct rusage *ru)
 	struct rusage held;
 	int r = REAL(getrusage)(who, ru);
 
-	if (r < 0 || who != RUSAGE_CHILDREN || cw__shim_off())
+	if (r < 0 || who != RUSAGE_CHILDREN || !cw__reaper_mediating())
 		return r;
 	cw__reaper_uncounted(&held);
 	timersub(&ru->ru_utime, &held.ru_utime, &ru->ru_utime);
@@ -42,7 +42,7 @@ CW_EXPORT clock_t times(struct tms *buf)
 	struct rusage held;
 	clock_t r = REAL(times)(buf);
 
-	if (r == (clock_t)-1 || cw__shim_off())
+	if (r == (clock_t)-1 || !cw__reaper_mediating())
 		return r;
 	cw__reaper_uncounted(&held);
 	buf->tms_cutime -= ticks_of(&held.ru_utime);

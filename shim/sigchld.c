@@ -174,8 +174,10 @@ void cw__sigchld_init(void)
 
 static bool mediated(int sig)
 {
+	if (sig != SIGCHLD)
+		return false;
 	cw__real_init();
-	return sig == SIGCHLD && cw__reaper_mediating();
+	return cw__reaper_mediating();
 }
 
 static int sigaction_do(int sig, const struct sigaction *act,
@@ -183,6 +185,8 @@ static int sigaction_do(int sig, const struct sigaction *act,
 {
 	int saved_errno = errno;
 
+	if (act)
+		cw__shim_handler_coming(act->sa_handler);
 	if (!mediated(sig))
 		return REAL(sigaction)(sig, act, old);
 	if (disposition_swap(act, old) < 0)
@@ -216,6 +220,7 @@ static cw__handler handler_install(cw__handler handler, int flags,
 
 static cw__handler signal_do(int sig, cw__handler handler)
 {
+	cw__shim_handler_coming(handler);
 	if (!mediated(sig))
 		return REAL(signal)(sig, handler);
 	return handler_install(handler, interrupting ? 0 : SA_RESTART, true);
@@ -223,6 +228,7 @@ static cw__handler signal_do(int sig, cw__handler handler)
 
 static cw__handler bsd_signal_do(int sig, cw__handler handler)
 {
+	cw__shim_handler_coming(handler);
 	if (!mediated(sig))
 		return REAL(bsd_signal)(sig, handler);
 	return signal_do(sig, handler);
@@ -230,6 +236,7 @@ static cw__handler bsd_signal_do(int sig, cw__handler handler)
 
 static cw__handler sysv_signal_do(int sig, cw__handler handler)
 {
+	cw__shim_handler_coming(handler);
 	if (!mediated(sig))
 		return REAL(sysv_signal)(sig, handler);
 	return handler_install(handler, SA_RESETHAND | SA_NODEFER, false);
@@ -240,6 +247,7 @@ static cw__handler sigset_do(int sig, cw__handler handler)
 	sigset_t set, was;
 	cw__handler old;
 
+	cw__shim_handler_coming(handler);
 	if (!mediated(sig))
 		return REAL(sigset)(sig, handler);
 	sigemptyset(&set);
@@ -292,8 +300,10 @@ static void disposition_read(struct sigaction *sa)
 
 static bool trace_begin(int sig, struct sigaction *before)
 {
+	if (sig != SIGCHLD)
+		return false;
 	cw__real_init();
-	if (sig != SIGCHLD || !cw__trace_on())
+	if (!cw__trace_on())
 		return false;
 	disposition_read(before);
 	return true;

@@ -53,7 +53,6 @@ CW_EXPORT long syscall(long number, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
-	cw__real_init();
 	switch (number) {
 	case SYS_wait4:
 		if (cw__shim_off())
@@ -72,6 +71,9 @@ CW_EXPORT long syscall(long number, ...)
 	case SYS_fork:
 	case SYS_clone:
 	case SYS_clone3:
+		/* Started first, the shim knows the child for one it did not
+		 * see created, not for one inherited across exec. */
+		cw__real_init();
 		return copied(number, a);
 	}
 	return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);

@@ -48,6 +48,73 @@ bats_require_minimum_version 1.5.0
 	done
 }
 
+# syscall_names [MODE] CMD...: the names of the system calls CMD makes,
+# with the shim in MODE if given, one a line, sorted: what the loader does
+# to map a preloaded library aside.
+syscall_names()
+{
+	local log=$BATS_TEST_TMPDIR/strace preload=()
+	[[ $1 == /* ]] ||
+		{ preload=(-E CHILDWATCH_MODE="$1" -E LD_PRELOAD="$CW_PRELOAD"); shift; }
+	strace -f -qq -o "$log" "${preload[@]}" "$@" || return
+	sed -n 's/^[0-9]* *\([a-z_0-9]*\)(.*/\1/p' "$log" |
+		grep -vxE 'openat|read|pread64|newfstatat|fstat|mmap|mprotect|close' |
+		sort
+}
+
+# lookups MODE CMD...: the libc functions the shim looked up in CMD, one a
+# line: LD_DEBUG prints dlsym's bindings without a version.
+lookups()
+{
+	local mode=$1
+	shift
+	env CHILDWATCH_MODE="$mode" LD_DEBUG=bindings LD_PRELOAD="$CW_PRELOAD" "$@" 2>&1 >/dev/null |
+		sed -n "s/.*binding file [^ ]*libchildwatch.so .* normal symbol \`\([a-zA-Z_0-9]*\)'\$/\1/p"
+}
+
+@test "a program that creates no child, waits for none and installs no handler gets no system call and no lookup from the shim" {
+	not_sanitized "the runtime makes calls and lookups of its own"
+	need_ptrace
+	local mode bare
+	bare=$(syscall_names /bin/true)
+	for mode in off "${CW_MODES[@]}"; do
+		run -0 syscall_names "$mode" /bin/true
+		[[ $output == "$bare" ]] ||
+			{ printf 'mode %s, bare:\n%s\npreloaded:\n%s\n' "$mode" "$bare" "$output"; false; }
+		run -0 lookups "$mode" /bin/true
+		[[ -z $output ]] || { echo "mode $mode looked up: $output"; false; }
+		# cat closes stdout at exit: fclose, which a popen() stream
+		# would make the shim's, is looked up and nothing else.
+		run -0 lookups "$mode" cat /dev/null
+		[[ $output == fclose ]] || { echo "mode $mode, cat looked up: $output"; false; }
+	done
+}
+
+@test "a handler installed by a program that never forks finds every libc function the shim calls looked up, and the shim started, before it runs" {
+	not_sanitized "the runtime makes calls and lookups of its own"
+	need_ptrace
+	local mode how
+	for mode in off "${CW_MODES[@]}"; do
+		for how in sigaction signal bsd_signal sysv_signal sigset; do
+			run -0 lookups "$mode" "$FIX/handler_waits" "$how"
+			[[ $output == *waitpid* ]] ||
+				{ echo "mode $mode, $how: waitpid never looked up"; false; }
+			run -0 --separate-stderr env CHILDWATCH_MODE="$mode" LD_DEBUG=bindings \
+				LD_PRELOAD="$CW_PRELOAD" "$FIX/handler_waits" "$how"
+			[[ $stderr == *"normal symbol \`waitpid'"*raising* ]] ||
+				{ echo "mode $mode, $how: waitpid looked up in the handler"; false; }
+			[[ $mode == off ]] && continue
+			# The start's first system call: whether children were
+			# inherited across exec.
+			run -0 --separate-stderr strace -e trace=waitid,write -qq \
+				env CHILDWATCH_MODE="$mode" LD_PRELOAD="$CW_PRELOAD" \
+				"$FIX/handler_waits" "$how"
+			[[ $stderr == *WNOWAIT*raising* ]] ||
+				{ echo "mode $mode, $how: the shim started in the handler: $stderr"; false; }
+		done
+	done
+}
+
 @test "a forked child starts with none of its parent's children in the shim's table" {
 	run -0 "$FIX/fork_forgets"
 	passes_in_every_mode "$FIX/fork_forgets"

@@ -63,6 +63,8 @@ fixture_runs()
 	faults eintr-restart|
 	fds|
 	fork_forgets|
+	handler_waits sigaction|
+	handler_waits sigset|
 	hammer 40|safe fast threaded pidfd
 	late_waiter|safe fast threaded pidfd
 	model --seeds 1-3 --ops 20|
