@@ -3,8 +3,11 @@
 #include <string.h>
 
 #include "mode.h"
+#include "sys.h"
 
-static const char *const mode_names[] = {
+/* Compared in every process that sets CHILDWATCH_MODE: kept with the
+ * shim's other start-up state (see CW_HOT), not in .rodata. */
+CW_HOT static char mode_names[][sizeof "threaded"] = {
 	[CW_MODE_OFF] = "off",
 	[CW_MODE_SAFE] = "safe",
 	[CW_MODE_FAST] = "fast",

@@ -56,9 +56,10 @@
 /*
  * State written in every process: at start (the mode, the strategy, the
  * locks' registry) and in every forked child (its locks, what it forgets
- * of its parent). Kept together, so that a child copies one page of the
- * shim's rather than one per module: a page copied is a fault, and faults
- * are most of what a fork costs. The linker places this section right
+ * of its parent); and what every process reads as the shim loads (the
+ * names of its variables and modes). Kept together, so that a process
+ * touches one page of the shim's rather than one per module: a page
+ * touched is a fault, and faults are most of what a fork costs. The linker places this section right
  * after .data, on the page of the GOT the loader writes anyway; that is
  * where the build puts it today (readelf -S), not a promise of the ABI.
  */

@@ -78,17 +78,22 @@ static void real_symbols(void)
  * CHILDWATCH_MODE is refused by every program, forking or not. */
 static enum cw__mode mode_asked = CW_MODE_DEFAULT;
 
+/* Read in every process: on the page the loader writes anyway, where
+ * .rodata would cost each a page fault of its own. */
+CW_HOT static char mode_variable[] = "CHILDWATCH_MODE";
+CW_HOT static char trace_variable[] = "CHILDWATCH_TRACE";
+
 static void settings_read(void)
 {
 	int saved_errno = errno;
 	const char *value;
 
 	atomic_store(&starting, pthread_self());
-	value = secure_getenv("CHILDWATCH_MODE");
+	value = secure_getenv(mode_variable);
 	if (value && cw__mode_parse(value, &mode_asked) < 0)
 		mode_refuse(value);
 	/* secure_getenv: a setuid program writes no trace for its caller. */
-	value = secure_getenv("CHILDWATCH_TRACE");
+	value = secure_getenv(trace_variable);
 	if (value && *value) {
 		cw__trace_open(value);
 		cw__shim_tracing = cw__trace_on();
