@@ -40,6 +40,12 @@ void cw__child_vanished(struct cw__child *c)
 	cw__table_move(c, CHILD_COLLECTED);
 }
 
+void cw__child_exit_seen(struct cw__child *c, const siginfo_t *si)
+{
+	cw__trace_exited(c->pid, si);
+	cw__child_exited(c);
+}
+
 void cw__child_probe(struct cw__child *c)
 {
 	siginfo_t si = { 0 };
@@ -50,10 +56,8 @@ void cw__child_probe(struct cw__child *c)
 	 * wait brings the table up to date itself. */
 	if (r < 0 && !c->specific_waiters)
 		cw__child_vanished(c);
-	else if (r == 0 && si.si_pid == c->pid) {
-		cw__trace_exited(c->pid, &si);
-		cw__child_exited(c);
-	}
+	else if (r == 0 && si.si_pid == c->pid)
+		cw__child_exit_seen(c, &si);
 }
 
 /* system()'s and popen()'s children are clone children, which the
@@ -79,14 +83,15 @@ void cw__children_gone(void)
 	}
 }
 
-pid_t cw__kernel_next_exit(idtype_t idtype, id_t id)
+pid_t cw__kernel_next_exit(idtype_t idtype, id_t id, siginfo_t *si)
 {
-	siginfo_t si = { 0 };
-	int r = cw__sys_waitid(idtype, id, &si, WEXITED | WNOHANG | WNOWAIT,
-			       NULL);
+	int r;
 
-	return r < 0 ? r : si.si_pid;
+	memset(si, 0, sizeof *si);
+	r = cw__sys_waitid(idtype, id, si, WEXITED | WNOHANG | WNOWAIT, NULL);
+	return r < 0 ? r : si->si_pid;
 }
+
 
 static void scan_running(void)
 {
@@ -98,7 +103,8 @@ static void scan_running(void)
 
 void cw__collect_scan(void)
 {
-	pid_t r = cw__kernel_next_exit(P_ALL, 0);
+	siginfo_t si;
+	pid_t r = cw__kernel_next_exit(P_ALL, 0, &si);
 
 	if (r == -ECHILD)
 		cw__children_gone();
@@ -108,7 +114,8 @@ void cw__collect_scan(void)
 
 void cw__collect_picked(void)
 {
-	pid_t r = cw__kernel_next_exit(P_ALL, 0);
+	siginfo_t si;
+	pid_t r = cw__kernel_next_exit(P_ALL, 0, &si);
 	struct cw__child *c;
 
 	if (r == -ECHILD) {
@@ -118,8 +125,9 @@ void cw__collect_picked(void)
 	if (r <= 0)
 		return;
 	c = cw__table_find(r);
+	/* The peek said all a probe would. */
 	if (c && c->state == CHILD_RUNNING) {
-		cw__child_probe(c);
+		cw__child_exit_seen(c, &si);
 		return;
 	}
 	/* The kernel's first exit is one the table holds already and nobody
@@ -138,14 +146,15 @@ void cw__catch_up_heard(idtype_t idtype, id_t id)
 
 void cw__catch_up_kernel(idtype_t idtype, id_t id)
 {
-	pid_t pid = cw__kernel_next_exit(idtype, id);
+	siginfo_t si;
+	pid_t pid = cw__kernel_next_exit(idtype, id, &si);
 	struct cw__child *c;
 
 	if (pid <= 0)
 		return;
 	c = cw__table_find(pid);
 	if (c && c->state == CHILD_RUNNING)
-		cw__child_probe(c);
+		cw__child_exit_seen(c, &si);
 }
 
 void cw__watch_by_sigchld(struct cw__child *c)

@@ -21,9 +21,11 @@ void cw__child_vanished(struct cw__child *c);
 void cw__children_gone(void);
 /* Peek at c's exit without reaping it; marks it exited or vanished. */
 void cw__child_probe(struct cw__child *c);
-/* The exit a wait for (idtype, id) would take, without reaping it: its
- * pid, 0 for none yet, or -errno. */
-pid_t cw__kernel_next_exit(idtype_t idtype, id_t id);
+/* c exited, as a peek that reaped nothing (si) says: marks it exited. */
+void cw__child_exit_seen(struct cw__child *c, const siginfo_t *si);
+/* The exit a wait for (idtype, id) would take, without reaping it, in si:
+ * its pid, 0 for none yet, or -errno. */
+pid_t cw__kernel_next_exit(idtype_t idtype, id_t id, siginfo_t *si);
 /* Probe every running child: the O(n) scan, skipped when no child of the
  * process is a zombie at all. */
 void cw__collect_scan(void);
@@ -31,7 +33,7 @@ void cw__collect_scan(void);
  * and the scan only when that one hides the others. */
 void cw__collect_picked(void);
 /* catch_up where nothing reports every exit: the kernel says which exit
- * it would pick, one probe that reaps nothing. */
+ * it would pick, in one peek that reaps nothing. */
 void cw__catch_up_kernel(idtype_t idtype, id_t id);
 /* catch_up when SIGCHLD reports: collect() once a SIGCHLD came. */
 void cw__catch_up_heard(idtype_t idtype, id_t id);

@@ -329,7 +329,7 @@ static int block(struct cw__wait *w, sigset_t *saved)
 			return block_behind(w, seq, saved);
 	}
 	if (c->state == CHILD_RUNNING && cw__is_exit(si.si_code))
-		cw__child_probe(c);
+		cw__child_exit_seen(c, &si);
 	if (takeable(c, w))
 		return 0;
 	return block_behind(w, seq, saved);
