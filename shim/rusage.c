@@ -11,6 +11,13 @@
 #include "reaper.h"
 #include "real.h"
 
+/* Nothing is held before the shim starts, nor for a debugger, whose
+ * waits are the kernel's; neither check starts the shim. */
+static bool holds_nothing(void)
+{
+	return !cw__reaper_mediating() || atomic_load(&cw__shim_debugging);
+}
+
 static long ticks_of(const struct timeval *tv)
 {
 	long hz = sysconf(_SC_CLK_TCK);
@@ -23,7 +30,7 @@ CW_EXPORT int getrusage(int who, struct rusage *ru)
 	struct rusage held;
 	int r = REAL(getrusage)(who, ru);
 
-	if (r < 0 || who != RUSAGE_CHILDREN || !cw__reaper_mediating())
+	if (r < 0 || who != RUSAGE_CHILDREN || holds_nothing())
 		return r;
 	cw__reaper_uncounted(&held);
 	timersub(&ru->ru_utime, &held.ru_utime, &ru->ru_utime);
@@ -42,7 +49,7 @@ CW_EXPORT clock_t times(struct tms *buf)
 	struct rusage held;
 	clock_t r = REAL(times)(buf);
 
-	if (r == (clock_t)-1 || !cw__reaper_mediating())
+	if (r == (clock_t)-1 || holds_nothing())
 		return r;
 	cw__reaper_uncounted(&held);
 	buf->tms_cutime -= ticks_of(&held.ru_utime);

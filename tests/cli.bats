@@ -72,6 +72,16 @@ bats_require_minimum_version 1.5.0
 			"$BATS_TEST_TMPDIR/$mode"
 		grep -q '"ev":"spawn".*"call":"fork"' "$BATS_TEST_TMPDIR/$mode"
 	done
+	# The handler it installed may run at any instruction from then on:
+	# the shim has started (its adoption peek) before main runs.
+	strace_works || return 0
+	for mode in "${CW_MODES[@]}"; do
+		run -0 --separate-stderr strace -qq -e trace=waitid,rt_sigaction \
+			-E CHILDWATCH_MODE="$mode" -E LD_PRELOAD="$CW_PRELOAD" \
+			"$FIX/start_reentry"
+		[[ $stderr == *WNOWAIT*"rt_sigaction(SIGUSR1, NULL"* ]] ||
+			{ echo "mode $mode: the shim started after main: $stderr"; false; }
+	done
 }
 
 @test "an empty CHILDWATCH_MODE is refused like any other non-mode" {
