@@ -135,26 +135,32 @@ void cw__collect_picked(void)
 	scan_running();
 }
 
-void cw__catch_up_heard(idtype_t idtype, id_t id)
+bool cw__catch_up_heard(idtype_t idtype, id_t id)
 {
 	(void)idtype;
 	(void)id;
 	if (atomic_load(&cw__sigchld_uncollected) &&
 	    atomic_exchange(&cw__sigchld_uncollected, false))
 		cw__strategy->collect();
+	return true;
 }
 
-void cw__catch_up_kernel(idtype_t idtype, id_t id)
+bool cw__catch_up_kernel(idtype_t idtype, id_t id)
 {
 	siginfo_t si;
 	pid_t pid = cw__kernel_next_exit(idtype, id, &si);
 	struct cw__child *c;
 
-	if (pid <= 0)
-		return;
+	/* None of w's children has exited: nor has any a collect could
+	 * report to w. */
+	if (pid == 0)
+		return false;
+	if (pid < 0)
+		return true;
 	c = cw__table_find(pid);
 	if (c && c->state == CHILD_RUNNING)
 		cw__child_exit_seen(c, &si);
+	return true;
 }
 
 void cw__watch_by_sigchld(struct cw__child *c)

@@ -34,9 +34,9 @@ void cw__collect_scan(void);
 void cw__collect_picked(void);
 /* catch_up where nothing reports every exit: the kernel says which exit
  * it would pick, in one peek that reaps nothing. */
-void cw__catch_up_kernel(idtype_t idtype, id_t id);
+bool cw__catch_up_kernel(idtype_t idtype, id_t id);
 /* catch_up when SIGCHLD reports: collect() once a SIGCHLD came. */
-void cw__catch_up_heard(idtype_t idtype, id_t id);
+bool cw__catch_up_heard(idtype_t idtype, id_t id);
 /* Hooks for strategies that need no more: SIGCHLD watches every child;
  * nothing to let go of at exit or in a forked child. */
 void cw__watch_by_sigchld(struct cw__child *c);

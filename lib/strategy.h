@@ -22,8 +22,9 @@ struct cw__strategy {
 	void (*unwatch)(struct cw__child *c);
 	/* Find exits that happened but were not reported yet. */
 	void (*collect)(void);
-	/* Before a wait for any child: report what the kernel would give. */
-	void (*catch_up)(idtype_t idtype, id_t id);
+	/* Before a wait for any child: report what the kernel would give.
+	 * False when collect() could find no exit for that wait. */
+	bool (*catch_up)(idtype_t idtype, id_t id);
 	/* In a forked child, before the table is reset. */
 	void (*forked)(void);
 	/* Exits arrive as SIGCHLD, through the shim's handler. */

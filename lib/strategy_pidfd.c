@@ -179,10 +179,10 @@ CW_CHILD_CODE static void pidfd_forked(void)
 
 /* Readiness is set as a watched child exits; children nobody watches are
  * caught up with as threaded does, from the kernel's own pick. */
-static void pidfd_catch_up(idtype_t idtype, id_t id)
+static bool pidfd_catch_up(idtype_t idtype, id_t id)
 {
 	pidfd_drain();
-	cw__catch_up_kernel(idtype, id);
+	return cw__catch_up_kernel(idtype, id);
 }
 
 const struct cw__strategy cw__strategy_pidfd = {

@@ -209,25 +209,32 @@ static int take_any(struct cw__wait *w)
 	return has_child(w) ? 0 : -ECHILD;
 }
 
-static int take(struct cw__wait *w)
+/* block()'s answers besides 0 and -EINTR: the kernel says no child is left
+ * at all; the kernel's next event is one w may take, and the table has it. */
+#define NONE_LEFT 1
+#define PICKED 2
+
+/* woke: block()'s answer before this look, 0 for the first. */
+static int take(struct cw__wait *w, int woke)
 {
+	bool more = true;
 	int r;
 
 	if (w->idtype == P_PID)
 		return take_pid(w);
 	if (cw__autoreaping() && w->as == CW_OWNER_PROGRAM)
 		cw__ignored_reap();
-	cw__strategy->catch_up(w->idtype, w->id);
+	/* Just picked by the kernel: an exit older still would have come
+	 * after the peek that answered, and the wait may end with the pick. */
+	if (woke != PICKED)
+		more = cw__strategy->catch_up(w->idtype, w->id);
 	r = take_any(w);
-	if (r == 0 || r == -ECHILD) {
+	if (more && (r == 0 || r == -ECHILD)) {
 		cw__strategy->collect();
 		r = take_any(w);
 	}
 	return r;
 }
-
-/* block()'s answer when the kernel says no child is left at all. */
-#define NONE_LEFT 1
 
 /*
  * The kernel's next event for w belongs to someone else, or to a child the
@@ -331,7 +338,7 @@ static int block(struct cw__wait *w, sigset_t *saved)
 	if (c->state == CHILD_RUNNING && cw__is_exit(si.si_code))
 		cw__child_exit_seen(c, &si);
 	if (takeable(c, w))
-		return 0;
+		return PICKED;
 	return block_behind(w, seq, saved);
 }
 
@@ -483,7 +490,7 @@ static int wait_mediated(struct cw__wait *w)
 	struct cw__child *c;
 	sigset_t saved;
 	uint32_t gen = 0;
-	int r, woke;
+	int r, woke = 0;
 
 	if (kernel_answers(w)) {
 		r = take_collected(w);
@@ -506,12 +513,12 @@ static int wait_mediated(struct cw__wait *w)
 			goto out;
 	}
 	for (;;) {
-		r = take(w);
+		r = take(w, woke);
 		if (r != 0 || (w->options & WNOHANG))
 			break;
 		woke = block(w, &saved);
 		if (woke == -EINTR || woke == NONE_LEFT) {
-			r = take(w);
+			r = take(w, woke);
 			if (r == 0)
 				r = woke == -EINTR ? -EINTR : -ECHILD;
 			break;
