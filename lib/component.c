@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Async-signal-safe: open, read and close only, into static buffers. */
+/* Async-signal-safe: open, read and close only, into pages mapped once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -18,9 +18,15 @@ struct range {
 	uint64_t object; /* device and inode, or the start of anonymous code */
 };
 
-static struct range ranges[RANGES_MAX];
+/* Out of .bss, which would otherwise take a mapping of its own in every
+ * process, forking or not: made on the first look. */
+struct maps {
+	struct range ranges[RANGES_MAX];
+	char buf[8192];
+};
+
+static struct maps *maps;
 static size_t nranges;
-static char buf[8192];
 
 static uint64_t hex(const char **p)
 {
@@ -77,7 +83,7 @@ static void line_parse(const char *p)
 	if (!exec)
 		return;
 	r.object = inode ? (major << 52 | minor << 32) ^ inode : r.start;
-	ranges[nranges++] = r;
+	maps->ranges[nranges++] = r;
 }
 
 static void ranges_load(void)
@@ -85,12 +91,17 @@ static void ranges_load(void)
 	int saved_errno = errno;
 	size_t have = 0;
 	ssize_t n;
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	char *buf;
+	int fd;
 
+	if (!maps && !(maps = cw__sys_pages(sizeof *maps, false)))
+		return;
+	buf = maps->buf;
+	fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		goto out;
 	nranges = 0;
-	while ((n = read(fd, buf + have, sizeof buf - 1 - have)) > 0) {
+	while ((n = read(fd, buf + have, sizeof maps->buf - 1 - have)) > 0) {
 		char *line = buf, *nl;
 
 		have += (size_t)n;
@@ -103,7 +114,7 @@ static void ranges_load(void)
 		have -= (size_t)(line - buf);
 		memmove(buf, line, have);
 		/* A line longer than the buffer: drop it. */
-		if (have == sizeof buf - 1)
+		if (have == sizeof maps->buf - 1)
 			have = 0;
 	}
 	cw__sys_close(fd);
@@ -116,8 +127,8 @@ static bool object_of(const void *site, uint64_t *object)
 	uintptr_t a = (uintptr_t)site;
 
 	for (size_t i = 0; i < nranges; i++) {
-		if (a >= ranges[i].start && a < ranges[i].end) {
-			*object = ranges[i].object;
+		if (a >= maps->ranges[i].start && a < maps->ranges[i].end) {
+			*object = maps->ranges[i].object;
 			return true;
 		}
 	}

@@ -63,7 +63,8 @@ static void locks_take(void)
 		fork_taken = taken;
 }
 
-static void locks_release(void)
+/* Signals stay blocked: see cw__locks_fork. */
+static void locks_release_held(void)
 {
 	for (int i = CW_LOCK_RANKS - 1; i >= 0; i--) {
 		const struct cw__lock_ops *r = ranks[i];
@@ -75,6 +76,11 @@ static void locks_release(void)
 		if (r->mutex)
 			pthread_mutex_unlock(r->mutex);
 	}
+}
+
+static void locks_release(void)
+{
+	locks_release_held();
 	cw__signals_restore(&fork_mask);
 }
 
@@ -136,34 +142,45 @@ CW_CHILD_CODE static bool ranks_any(void)
 	return false;
 }
 
-/* The child returns here, on the page of the rest it runs. */
-CW_CHILD_CODE pid_t cw__locks_fork(pid_t (*fork_fn)(void))
+/* fork_fn's pid, to created if there is one; errno as fork_fn left it. */
+static pid_t forked(pid_t pid, bool masked, const struct cw__fork_created *created)
 {
-	int saved_errno;
+	int saved_errno = errno;
+
+	if (created)
+		created->fn(pid, masked, created->arg);
+	cw__errno_restore(saved_errno);
+	return pid;
+}
+
+/* The child returns here, on the page of the rest it runs. */
+CW_CHILD_CODE pid_t cw__locks_fork(pid_t (*fork_fn)(void),
+				   const struct cw__fork_created *created)
+{
 	pid_t pid;
 
 	if (atomic_load(&armed))
-		return fork_fn();
+		return forked(fork_fn(), false, created);
 	if (!ranks_any()) {
 		pid = fork_fn();
 		/* A rank registered meanwhile may have been taken. */
 		if (pid == 0 && ranks_any())
 			cw__locks_reset_child();
-		return pid;
+		return pid == 0 ? 0 : forked(pid, false, created);
 	}
 	locks_take();
 	if (atomic_load(&armed)) {
 		locks_release();
-		return fork_fn();
+		return forked(fork_fn(), false, created);
 	}
 	pid = fork_fn();
 	if (pid == 0) {
 		locks_child();
 		return 0;
 	}
-	saved_errno = errno;
-	locks_release();
-	cw__errno_restore(saved_errno);
+	locks_release_held();
+	pid = forked(pid, true, created);
+	cw__signals_restore(&fork_mask);
 	return pid;
 }
 

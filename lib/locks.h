@@ -3,6 +3,7 @@
 #define CW_LOCKS_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 /*
@@ -37,13 +38,23 @@ struct cw__lock_ops {
 void cw__locks_register(enum cw__lock_rank rank,
 			const struct cw__lock_ops *ops);
 
+/* What a fork's parent does with the pid (or -1) before fork returns:
+ * masked says every signal is still blocked, as fork left them. */
+struct cw__fork_created {
+	void (*fn)(pid_t pid, bool masked, const void *arg);
+	const void *arg;
+};
+
 /*
  * fork_fn (libc's fork), with the locks taken before it and released or
  * reset after, unless libc's own fork handlers already do so. Most
  * processes never fork, and fork handlers registered at start would cost
- * every one of them the pages libc writes to keep them.
+ * every one of them the pages libc writes to keep them. In the parent,
+ * created (if not NULL) runs before the signals open again, so that it
+ * needs no mask change of its own.
  */
-pid_t cw__locks_fork(pid_t (*fork_fn)(void));
+pid_t cw__locks_fork(pid_t (*fork_fn)(void),
+		     const struct cw__fork_created *created);
 
 /* libc's __register_atfork, which pthread_atfork calls. */
 typedef int cw__atfork_register(void (*prepare)(void), void (*parent)(void),

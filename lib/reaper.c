@@ -32,8 +32,9 @@ void cw__child_creating(void)
 	cw__table_creating_begin();
 }
 
+/* masked: every signal is blocked already (fork's, see locks.h). */
 static void child_enter(pid_t pid, enum cw__owner owner,
-			const struct cw__caller *by)
+			const struct cw__caller *by, bool masked)
 {
 	struct cw__child *c;
 	sigset_t saved;
@@ -46,28 +47,46 @@ static void child_enter(pid_t pid, enum cw__owner owner,
 	 * handler that interrupted malloc or pthread_create, and most children
 	 * are waited for in the kernel anyway. Watchers are armed for the
 	 * children that need an asynchronous notice (the C API's). */
-	cw__table_lock(&saved);
+	if (masked)
+		cw__table_masked_lock();
+	else
+		cw__table_lock(&saved);
 	c = pid > 0 ? cw__table_find(pid) : NULL;
 	if (pid > 0 && !(c && cw__record_claim(c, owner, by))) {
 		c = cw__table_add(pid, owner, pthread_self());
 		if (c) {
 			c->spawned = *by;
-			cw__table_creator(c, cw__sys_gettid());
+			cw__table_creator(c);
 		}
 	}
 	if (cw__table_creating_end())
 		cw__records_unclaimed_drop();
 	cw__wait_created();
 	cw__table_changed();
-	cw__table_unlock(&saved);
+	if (masked)
+		cw__table_masked_unlock();
+	else
+		cw__table_unlock(&saved);
+}
+
+static void created(pid_t pid, enum cw__owner owner,
+		    const struct cw__caller *by, const char *command,
+		    bool masked)
+{
+	if (pid > 0)
+		cw__trace_spawn(pid, by, command);
+	child_enter(pid, owner, by, masked);
 }
 
 void cw__child_created(pid_t pid, enum cw__owner owner,
 		       const struct cw__caller *by, const char *command)
 {
-	if (pid > 0)
-		cw__trace_spawn(pid, by, command);
-	child_enter(pid, owner, by);
+	created(pid, owner, by, command, false);
+}
+
+void cw__child_forked(pid_t pid, bool masked, const void *by)
+{
+	created(pid, CW_OWNER_PROGRAM, by, NULL, masked);
 }
 
 void cw__child_pidfd(pid_t pid, int fd)
@@ -167,7 +186,7 @@ static void adopt_children(void)
 		    parent_of(e->d_name) != getpid())
 			continue;
 		cw__child_creating();
-		child_enter(atoi(e->d_name), CW_OWNER_PROGRAM, &inherited);
+		child_enter(atoi(e->d_name), CW_OWNER_PROGRAM, &inherited, false);
 	}
 	closedir(proc);
 }
@@ -202,8 +221,8 @@ void cw__reaper_init(enum cw__mode mode)
 void cw__reaper_forks(void)
 {
 	static const struct cw__lock_ops table_locks = {
-		.take = cw__table_fork_take,
-		.release = cw__table_fork_release,
+		.take = cw__table_masked_lock,
+		.release = cw__table_masked_unlock,
 		.reset = cw__reaper_fork_child,
 	};
 

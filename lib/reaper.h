@@ -58,6 +58,9 @@ void cw__child_creating(void);
 /* command: system()'s or popen()'s, for the trace; NULL otherwise. */
 void cw__child_created(pid_t pid, enum cw__owner owner,
 		       const struct cw__caller *by, const char *command);
+/* The program's fork's, as struct cw__fork_created's fn (locks.h), with
+ * by a struct cw__caller. */
+void cw__child_forked(pid_t pid, bool masked, const void *by);
 
 /* The program opened pidfd fd for pid: a wait on it still finds the child
  * once fast mode has reaped it and the kernel no longer knows the pid. */

@@ -5,6 +5,7 @@
 #include <linux/futex.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <linux/kcmp.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/mman.h>
 
 #include "sys.h"
 
@@ -281,6 +284,30 @@ bool cw__sys_same_memory(pid_t a, pid_t b)
 pid_t cw__sys_gettid(void)
 {
 	return RAW(SYS_gettid);
+}
+
+pid_t cw__sys_getpid(void)
+{
+	return RAW(SYS_getpid);
+}
+
+void *cw__sys_pages(size_t bytes, bool wipe_on_fork)
+{
+	long p = RAW(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p < 0 && p >= -4095)
+		return NULL;
+	if (wipe_on_fork && RAW(SYS_madvise, p, bytes, MADV_WIPEONFORK) < 0) {
+		RAW(SYS_munmap, p, bytes);
+		return NULL;
+	}
+	return (void *)p;
+}
+
+void cw__sys_pages_put(void *p, size_t bytes)
+{
+	RAW(SYS_munmap, p, bytes);
 }
 
 pid_t cw__sys_getppid(void)

@@ -90,6 +90,17 @@ pid_t cw__sys_getpgid(pid_t pid);
  * the loader's lookup faults in pages of its own (ten per bash command). */
 pid_t cw__sys_getppid(void);
 pid_t cw__sys_gettid(void);
+pid_t cw__sys_getpid(void);
+/*
+ * Zeroed memory of its own, NULL if none. wipe_on_fork: it reads as zeros
+ * again in a child (MADV_WIPEONFORK), and the parent does not copy it when
+ * it next writes there. Not MADV_DONTFORK, which leaves the child no
+ * mapping there: valgrind's leak check, which still believes in the
+ * mapping, took a fault on every word of it in every forked child, and
+ * 3 s per child to end.
+ */
+void *cw__sys_pages(size_t bytes, bool wipe_on_fork);
+void cw__sys_pages_put(void *p, size_t bytes);
 /* a and b share one address space (kcmp KCMP_VM); false if refused. */
 bool cw__sys_same_memory(pid_t a, pid_t b);
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/single_threaded.h>
 
 #include "locks.h"
 #include "sys.h"
@@ -39,6 +40,7 @@ struct cw__table {
 	 * order. */
 	pid_t one_creator;
 	bool many_creators;
+	pid_t pid; /* this process's, once a creation asked */
 	/* Creations between the kernel's and our table's knowing of a pid. */
 	atomic_int creating;
 };
@@ -60,50 +62,20 @@ static struct cw__table spare = TABLE_INIT;
  * parent's. */
 CW_HOT static _Atomic int wake_fd = -1;
 
-/*
- * Pages that read as zeros in a child (MADV_WIPEONFORK): the parent then
- * does not copy them when it next writes them, as it does on each child it
- * records, and a child's table, empty, never points there. Not
- * MADV_DONTFORK, which leaves the child no mapping there: valgrind's leak
- * check, which still believes in the mapping, took a fault on every word
- * of it in every forked child, and 3 s per child to end.
- */
-static void *pages_get(size_t bytes)
-{
-	int saved_errno = errno;
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p != MAP_FAILED && madvise(p, bytes, MADV_WIPEONFORK)) {
-		munmap(p, bytes);
-		p = MAP_FAILED;
-	}
-	cw__errno_restore(saved_errno);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void pages_put(void *p, size_t bytes)
-{
-	int saved_errno = errno;
-
-	munmap(p, bytes);
-	cw__errno_restore(saved_errno);
-}
-
 static struct cw__table *table_get(void)
 {
 	struct cw__table *t = atomic_load(&table), *fresh;
 
 	if (t)
 		return t;
-	fresh = pages_get(sizeof *fresh);
+	fresh = cw__sys_pages(sizeof *fresh, true);
 	if (!fresh)
 		fresh = &spare;
 	if (atomic_compare_exchange_strong(&table, &t, fresh))
 		return fresh;
 	/* A thread, or a handler on this one, made it first. */
 	if (fresh != &spare)
-		pages_put(fresh, sizeof *fresh);
+		cw__sys_pages_put(fresh, sizeof *fresh);
 	return t;
 }
 
@@ -119,12 +91,12 @@ void cw__table_unlock(const sigset_t *saved)
 	cw__signals_restore(saved);
 }
 
-void cw__table_fork_take(void)
+void cw__table_masked_lock(void)
 {
 	pthread_mutex_lock(&table_get()->lock);
 }
 
-void cw__table_fork_release(void)
+void cw__table_masked_unlock(void)
 {
 	pthread_mutex_unlock(&table_get()->lock);
 }
@@ -249,7 +221,7 @@ static void buckets_fit(size_t want)
 		n *= 2;
 	if (n == t->nbuckets)
 		return;
-	nb = pages_get(n * sizeof *nb);
+	nb = cw__sys_pages(n * sizeof *nb, true);
 	if (!nb)
 		return;
 	for (size_t i = 0; i < t->nbuckets; i++) {
@@ -264,7 +236,7 @@ static void buckets_fit(size_t want)
 		}
 	}
 	if (t->buckets)
-		pages_put(t->buckets, t->nbuckets * sizeof *t->buckets);
+		cw__sys_pages_put(t->buckets, t->nbuckets * sizeof *t->buckets);
 	t->buckets = nb;
 	t->nbuckets = n;
 }
@@ -275,7 +247,7 @@ static struct cw__child *child_alloc(void)
 	struct cw__child *c;
 
 	if (!t->free) {
-		struct cw__child *slab = pages_get(SLAB_BYTES);
+		struct cw__child *slab = cw__sys_pages(SLAB_BYTES, true);
 
 		if (!slab)
 			return NULL;
@@ -327,9 +299,21 @@ bool cw__table_unwatched_any(void)
 	return table_get()->unwatched > 0;
 }
 
-void cw__table_creator(struct cw__child *c, pid_t tid)
+/* With one thread, the process's first, whose id is the pid: asked once
+ * per process, as a child's table is a new one. */
+static pid_t creator_tid(struct cw__table *t)
+{
+	if (!__libc_single_threaded)
+		return cw__sys_gettid();
+	if (!t->pid)
+		t->pid = cw__sys_getpid();
+	return t->pid;
+}
+
+void cw__table_creator(struct cw__child *c)
 {
 	struct cw__table *t = table_get();
+	pid_t tid = creator_tid(t);
 
 	c->creator_tid = tid;
 	if (!t->one_creator)

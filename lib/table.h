@@ -64,9 +64,9 @@ struct cw__child {
  */
 void cw__table_lock(sigset_t *saved);
 void cw__table_unlock(const sigset_t *saved);
-/* For fork (locks.c), which has blocked every signal itself. */
-void cw__table_fork_take(void);
-void cw__table_fork_release(void);
+/* For a caller that has blocked every signal itself: fork's (locks.c). */
+void cw__table_masked_lock(void);
+void cw__table_masked_unlock(void);
 
 /* Everything below runs with the lock held, except where it says. */
 struct cw__child *cw__table_find(pid_t pid);
@@ -79,10 +79,10 @@ struct cw__child *cw__table_records_first(void);
  * running child has no watcher to report its exit. */
 bool cw__table_program_children(void);
 bool cw__table_unwatched_any(void);
-/* c was created by thread tid; whether children so far came from more than
- * one thread (waits for any child then follow the kernel's per-thread
- * order). */
-void cw__table_creator(struct cw__child *c, pid_t tid);
+/* c was created by the calling thread; whether children so far came from
+ * more than one thread (waits for any child then follow the kernel's
+ * per-thread order). */
+void cw__table_creator(struct cw__child *c);
 bool cw__table_many_creators(void);
 
 /* Creations between the kernel's and the table's knowing of a pid, counted

@@ -34,7 +34,9 @@ atomic_int cw__trace_fd = -1;
 static dev_t trace_dev;
 static ino_t trace_ino;
 static const char *trace_mode = "off";
-static char trace_exe[PATH_MAX];
+/* Mapped once a trace opens: in .bss, it would take a mapping of its own in
+ * every process, traced or not. */
+static char *trace_exe = "";
 
 struct line {
 	char buf[LINE_BYTES];
@@ -307,11 +309,16 @@ void cw__trace_open(const char *path)
 {
 	int saved_errno = errno;
 	struct stat st;
+	char *exe;
 	ssize_t n;
 	int fd;
 
-	n = readlink("/proc/self/exe", trace_exe, sizeof trace_exe - 1);
-	trace_exe[n > 0 ? n : 0] = '\0';
+	exe = cw__sys_pages(PATH_MAX, false);
+	if (exe) {
+		n = readlink("/proc/self/exe", exe, PATH_MAX - 1);
+		exe[n > 0 ? n : 0] = '\0';
+		trace_exe = exe;
+	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 		  0600);
 	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {

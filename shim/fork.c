@@ -15,43 +15,40 @@
 #include "reaper.h"
 #include "real.h"
 
-/* The child touches nothing here, errno included: each page it writes is
- * copied. The parent's errno is fork's. */
-static void child_created(pid_t pid, const struct cw__caller *by)
-{
-	int saved_errno = errno;
-
-	cw__child_created(pid, CW_OWNER_PROGRAM, by, NULL);
-	cw__errno_restore(saved_errno);
-}
-
-/* locks.c takes the shim's locks and resets the child, tracing or not. */
+/*
+ * locks.c takes the shim's locks and resets the child, tracing or not, and
+ * has the parent record the child before it opens the signals again. The
+ * child touches nothing here, errno included: each page it writes is
+ * copied.
+ */
 CW_CHILD_CODE CW_EXPORT pid_t fork(void)
 {
-	bool counted = !cw__shim_off();
-	pid_t pid;
+	const struct cw__caller *by = CW_CALLER("fork");
+	const struct cw__fork_created created = { cw__child_forked, by };
 
-	if (counted)
-		cw__child_creating();
-	pid = cw__locks_fork(REAL(fork));
-	if (pid != 0 && counted)
-		child_created(pid, CW_CALLER("fork"));
-	return pid;
+	if (cw__shim_off())
+		return cw__locks_fork(REAL(fork), NULL);
+	cw__child_creating();
+	return cw__locks_fork(REAL(fork), &created);
 }
 
 /* _Fork runs no atfork handlers, so it resets the child itself. */
 CW_CHILD_CODE CW_EXPORT pid_t _Fork(void)
 {
+	int saved_errno;
 	pid_t pid;
 
 	if (cw__shim_off())
 		return REAL(_Fork)();
 	cw__child_creating();
 	pid = REAL(_Fork)();
-	if (pid == 0)
+	if (pid == 0) {
 		cw__locks_reset_child();
-	else
-		child_created(pid, CW_CALLER("_Fork"));
+		return 0;
+	}
+	saved_errno = errno;
+	cw__child_created(pid, CW_OWNER_PROGRAM, CW_CALLER("_Fork"), NULL);
+	cw__errno_restore(saved_errno);
 	return pid;
 }
 
