@@ -112,6 +112,12 @@ void cw__collect_scan(void)
 		scan_running();
 }
 
+void cw__collect_unwatched(void)
+{
+	if (cw__table_unwatched_any())
+		cw__collect_picked();
+}
+
 void cw__collect_picked(void)
 {
 	siginfo_t si;
@@ -140,8 +146,11 @@ bool cw__catch_up_heard(idtype_t idtype, id_t id)
 	(void)idtype;
 	(void)id;
 	if (atomic_load(&cw__sigchld_uncollected) &&
-	    atomic_exchange(&cw__sigchld_uncollected, false))
+	    atomic_exchange(&cw__sigchld_uncollected, false)) {
 		cw__strategy->collect();
+		return false;
+	}
+	/* No SIGCHLD yet is no exit yet only where SIGCHLD is not blocked. */
 	return true;
 }
 

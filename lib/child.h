@@ -32,10 +32,13 @@ void cw__collect_scan(void);
 /* collect() where nothing reports every exit: the kernel's first exit,
  * and the scan only when that one hides the others. */
 void cw__collect_picked(void);
+/* cw__collect_picked for the children no watcher reports, if any. */
+void cw__collect_unwatched(void);
 /* catch_up where nothing reports every exit: the kernel says which exit
  * it would pick, in one peek that reaps nothing. */
 bool cw__catch_up_kernel(idtype_t idtype, id_t id);
-/* catch_up when SIGCHLD reports: collect() once a SIGCHLD came. */
+/* catch_up when SIGCHLD reports: collect() once a SIGCHLD came, and
+ * then no other. */
 bool cw__catch_up_heard(idtype_t idtype, id_t id);
 /* Hooks for strategies that need no more: SIGCHLD watches every child;
  * nothing to let go of at exit or in a forked child. */

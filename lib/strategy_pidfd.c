@@ -158,8 +158,7 @@ static void pidfd_collect(void)
 	pidfd_drain();
 	/* Children no thread or pidfd reports (none was needed, none could
 	 * be had, or the program closed ours). */
-	if (cw__table_unwatched_any())
-		cw__collect_picked();
+	cw__collect_unwatched();
 }
 
 /*

@@ -46,7 +46,7 @@ const struct cw__strategy cw__strategy_threaded = {
 	/* A thread ends by itself once its child has exited, and none
 	 * survives fork. */
 	.unwatch = cw__unwatch_nothing,
-	.collect = cw__collect_picked,
+	.collect = cw__collect_unwatched,
 	.catch_up = cw__catch_up_kernel,
 	.forked = cw__forked_nothing,
 	.sigchld_driven = false,

@@ -87,3 +87,33 @@ waits_for_ten_exits()
 			{ echo "mode $mode: $output timed-out waits"; false; }
 	done
 }
+
+# kernel_waits MODE|bare SCRIPT: the wait4 and waitid calls bash makes
+# running SCRIPT, its children's included.
+kernel_waits()
+{
+	local log=$BATS_TEST_TMPDIR/waits.$1 preload=()
+	[[ $1 == bare ]] || preload=(-E CHILDWATCH_MODE="$1" -E LD_PRELOAD="$CW_PRELOAD")
+	timeout -k 5 60 strace -f -qq -c -o "$log" "${preload[@]}" bash -c "$2" >/dev/null ||
+		return
+	awk '$NF == "wait4" || $NF == "waitid" { n += $4 } END { print n + 0 }' "$log"
+}
+
+# For each command bash waits twice, bare: once blocked, once in its
+# SIGCHLD handler. Under the shim, the blocked wait peeks, sleeps in a
+# peek, and reaps what the peek named; the handler's finds no child; and
+# the shim's start looks once for children inherited across exec. A peek
+# that repeats what the previous one said, or a collect after one that saw
+# nothing, shows here as a third wait per bare one.
+@test "a bash script of 50 commands makes at most two kernel waits for each of bare's, in every mode" {
+	not_sanitized "the runtime's own calls are not the shim's"
+	need_ptrace
+	local script='for i in $(seq 50); do /bin/true; done' bare mode
+	bare=$(kernel_waits bare "$script")
+	((bare >= 100)) || { echo "bare made $bare waits"; false; }
+	for mode in "${CW_MODES[@]}"; do
+		run -0 kernel_waits "$mode" "$script"
+		((output <= 2 * bare + 1)) ||
+			{ echo "mode $mode: $output waits against bare's $bare"; false; }
+	done
+}
