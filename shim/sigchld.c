@@ -180,19 +180,18 @@ static bool mediated(int sig)
 	return cw__reaper_mediating();
 }
 
+/* errno is left alone: nothing on the way sets it but the kernel's refusal,
+ * which is the caller's, and the shim's start keeps it. Reading it would
+ * cost a child that resets SIGCHLD before it execs (bash's) the fault of
+ * libc's page of __errno_location. */
 static int sigaction_do(int sig, const struct sigaction *act,
 			struct sigaction *old)
 {
-	int saved_errno = errno;
-
 	if (act)
 		cw__shim_handler_coming(act->sa_handler);
 	if (!mediated(sig))
 		return REAL(sigaction)(sig, act, old);
-	if (disposition_swap(act, old) < 0)
-		return -1;
-	cw__errno_restore(saved_errno);
-	return 0;
+	return disposition_swap(act, old) < 0 ? -1 : 0;
 }
 
 /* signal() with BSD semantics, as glibc gives it. */
@@ -380,9 +379,12 @@ void cw__sigchld_exec_begin(void)
 	struct sigaction real, ign = { .sa_handler = SIG_IGN };
 	unsigned cur;
 
+	/* The program's view first: it costs no system call, and the
+	 * kernel's matters only where the program ignores SIGCHLD. */
 	if (!cw__reaper_mediating() ||
+	    cw__disposition_read(&cur).sa_handler != SIG_IGN ||
 	    REAL(sigaction)(SIGCHLD, NULL, &real) < 0 ||
-	    real.sa_sigaction != relay || cw__disposition_read(&cur).sa_handler != SIG_IGN)
+	    real.sa_sigaction != relay)
 		return;
 	sigemptyset(&ign.sa_mask);
 	REAL(sigaction)(SIGCHLD, &ign, NULL);
