@@ -38,8 +38,8 @@ waits_for_ten_exits()
 }
 
 # A blocked wait for any child costs a few waits per exit, counted here:
-# the kernel's pick, one blocking peek, one probe, the reap, and a
-# peek again when a creation raced it: constant, where safe makes 300.
+# the kernel's pick, one blocking peek, the reap, and a peek again when a
+# creation raced it: constant, where safe makes 300.
 @test "fast collects each exit with a constant number of waits, whatever the live children" {
 	strace_works || skip "strace is missing or may not trace here"
 	run -0 waits_for_ten_exits fast
