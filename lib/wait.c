@@ -49,6 +49,25 @@ static int take_pid(struct cw__wait *w)
 	return r;
 }
 
+/* w is the program's wait for any child of its process, which it has
+ * only among the children the table counts as its. */
+static bool program_wait_any(const struct cw__wait *w)
+{
+	return w->idtype == P_ALL && !(w->options & __WNOTHREAD) &&
+	       w->as == CW_OWNER_PROGRAM && (w->options & WEXITED);
+}
+
+/*
+ * Whether a wait with no child in the table is answered ECHILD without
+ * asking the kernel: a child the table does not know is not the program's
+ * to wait for, except where collect() adopts it (fast), and a trace names
+ * the children of others that a plain wait would have taken.
+ */
+static bool childless_settles(void)
+{
+	return !cw__strategy->adopts && !cw__trace_on();
+}
+
 /* Whether w has a child to wait for at all: else ECHILD, as the kernel,
  * for which a zombie counts only when WEXITED is asked for. */
 static bool has_child(const struct cw__wait *w)
@@ -61,8 +80,7 @@ static bool has_child(const struct cw__wait *w)
 	/* A child another thread is creating exists for the kernel already. */
 	if (cw__table_creating())
 		return true;
-	if (w->idtype == P_ALL && !(w->options & __WNOTHREAD) &&
-	    w->as == CW_OWNER_PROGRAM && (w->options & WEXITED))
+	if (program_wait_any(w))
 		return cw__table_program_children();
 	for (size_t i = 0; i < nlists; i++)
 		for (c = firsts[i]; c; c = c->next)
@@ -214,20 +232,37 @@ static int take_any(struct cw__wait *w)
 #define NONE_LEFT 1
 #define PICKED 2
 
+/*
+ * Whether the table's answer for w stands without asking the kernel first.
+ * Just picked by the kernel: an exit older still would have come after the
+ * peek that answered, and the wait may end with the pick. About to block,
+ * with no exit in the table to put in the kernel's order: block()'s peek
+ * is the kernel's answer, and a peek before it would only say it twice.
+ * Not in safe and fast, whose catch_up is the collect a SIGCHLD asks for.
+ */
+static bool kernel_asked(const struct cw__wait *w, int woke)
+{
+	return woke == PICKED ||
+	       (woke == 0 && !(w->options & WNOHANG) &&
+		!cw__strategy->sigchld_driven && !cw__table_ready_first());
+}
+
 /* woke: block()'s answer before this look, 0 for the first. */
 static int take(struct cw__wait *w, int woke)
 {
-	bool more = true;
+	bool more;
 	int r;
 
 	if (w->idtype == P_PID)
 		return take_pid(w);
 	if (cw__autoreaping() && w->as == CW_OWNER_PROGRAM)
 		cw__ignored_reap();
-	/* Just picked by the kernel: an exit older still would have come
-	 * after the peek that answered, and the wait may end with the pick. */
-	if (woke != PICKED)
-		more = cw__strategy->catch_up(w->idtype, w->id);
+	if (!has_child(w) && childless_settles())
+		return -ECHILD;
+	/* No child at all may be one collect() has yet to find. */
+	if (kernel_asked(w, woke) && (r = take_any(w)) != -ECHILD)
+		return r;
+	more = cw__strategy->catch_up(w->idtype, w->id);
 	r = take_any(w);
 	if (more && (r == 0 || r == -ECHILD)) {
 		cw__strategy->collect();
@@ -504,6 +539,11 @@ static int wait_mediated(struct cw__wait *w)
 		w->id = r;
 	}
 	memset(&w->si, 0, sizeof w->si);
+	/* The lock would cost a SIGCHLD handler's last waitpid(-1, WNOHANG),
+	 * which finds no child, two system calls of its own. */
+	if (program_wait_any(w) && childless_settles() && !cw__autoreaping() &&
+	    cw__table_childless())
+		return -ECHILD;
 	cw__table_lock(&saved);
 	if (w->idtype == P_PID && (c = cw__table_find(w->id))) {
 		gen = c->gen;
