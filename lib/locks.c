@@ -143,7 +143,8 @@ CW_CHILD_CODE static bool ranks_any(void)
 }
 
 /* fork_fn's pid, to created if there is one; errno as fork_fn left it. */
-static pid_t forked(pid_t pid, bool masked, const struct cw__fork_created *created)
+static pid_t forked(pid_t pid, bool masked,
+		    const struct cw__fork_created *created)
 {
 	int saved_errno = errno;
 

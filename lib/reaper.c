@@ -186,7 +186,8 @@ static void adopt_children(void)
 		    parent_of(e->d_name) != getpid())
 			continue;
 		cw__child_creating();
-		child_enter(atoi(e->d_name), CW_OWNER_PROGRAM, &inherited, false);
+		child_enter(atoi(e->d_name), CW_OWNER_PROGRAM, &inherited,
+			    false);
 	}
 	closedir(proc);
 }
