@@ -295,7 +295,7 @@ bool cw__table_program_children(void)
 	return atomic_load(&table_get()->program_children) > 0;
 }
 
-CW_RAW_HANDLER bool cw__table_childless(void)
+bool cw__table_childless(void)
 {
 	struct cw__table *t = atomic_load(&table);
 
