@@ -29,8 +29,6 @@ struct cw__strategy {
 	void (*forked)(void);
 	/* Exits arrive as SIGCHLD, through the shim's handler. */
 	bool sigchld_driven;
-	/* collect() adopts children the shim never saw created. */
-	bool adopts;
 };
 
 extern const struct cw__strategy cw__strategy_safe;

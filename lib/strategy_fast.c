@@ -72,5 +72,4 @@ const struct cw__strategy cw__strategy_fast = {
 	.catch_up = cw__catch_up_heard,
 	.forked = cw__forked_nothing,
 	.sigchld_driven = true,
-	.adopts = true,
 };

@@ -191,5 +191,4 @@ const struct cw__strategy cw__strategy_pidfd = {
 	.catch_up = pidfd_catch_up,
 	.forked = pidfd_forked,
 	.sigchld_driven = false,
-	.adopts = false,
 };

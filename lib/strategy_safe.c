@@ -14,5 +14,4 @@ const struct cw__strategy cw__strategy_safe = {
 	.catch_up = cw__catch_up_heard,
 	.forked = cw__forked_nothing,
 	.sigchld_driven = true,
-	.adopts = false,
 };

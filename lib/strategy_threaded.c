@@ -50,5 +50,4 @@ const struct cw__strategy cw__strategy_threaded = {
 	.catch_up = cw__catch_up_kernel,
 	.forked = cw__forked_nothing,
 	.sigchld_driven = false,
-	.adopts = false,
 };

@@ -33,8 +33,7 @@ struct cw__table {
 	struct cw__list running, ready, records;
 	struct cw__child *free;
 	uint32_t next_gen;
-	/* The program's, not yet consumed: read without the lock too. */
-	atomic_size_t program_children;
+	size_t program_children; /* the program's, not yet consumed */
 	size_t unwatched;	 /* running children no watcher reports */
 	/* The thread that created every child so far, until a second one
 	 * does: waits for any child then follow the kernel's per-thread
@@ -292,16 +291,7 @@ struct cw__child *cw__table_records_first(void)
 
 bool cw__table_program_children(void)
 {
-	return atomic_load(&table_get()->program_children) > 0;
-}
-
-bool cw__table_childless(void)
-{
-	struct cw__table *t = atomic_load(&table);
-
-	/* A creation makes the table before it counts itself. */
-	return !t || (atomic_load(&t->creating) == 0 &&
-		      atomic_load(&t->program_children) == 0);
+	return table_get()->program_children > 0;
 }
 
 bool cw__table_unwatched_any(void)

@@ -79,9 +79,6 @@ struct cw__child *cw__table_records_first(void);
  * running child has no watcher to report its exit. */
 bool cw__table_program_children(void);
 bool cw__table_unwatched_any(void);
-/* Without the lock: the program has no child the table knows of, and none
- * is being created; a creation that begins later comes after the answer. */
-bool cw__table_childless(void);
 /* c was created by the calling thread; whether children so far came from
  * more than one thread (waits for any child then follow the kernel's
  * per-thread order). */

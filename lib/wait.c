@@ -49,25 +49,6 @@ static int take_pid(struct cw__wait *w)
 	return r;
 }
 
-/* w is the program's wait for any child of its process, which it has
- * only among the children the table counts as its. */
-static bool program_wait_any(const struct cw__wait *w)
-{
-	return w->idtype == P_ALL && !(w->options & __WNOTHREAD) &&
-	       w->as == CW_OWNER_PROGRAM && (w->options & WEXITED);
-}
-
-/*
- * Whether a wait with no child in the table is answered ECHILD without
- * asking the kernel: a child the table does not know is not the program's
- * to wait for, except where collect() adopts it (fast), and a trace names
- * the children of others that a plain wait would have taken.
- */
-static bool childless_settles(void)
-{
-	return !cw__strategy->adopts && !cw__trace_on();
-}
-
 /* Whether w has a child to wait for at all: else ECHILD, as the kernel,
  * for which a zombie counts only when WEXITED is asked for. */
 static bool has_child(const struct cw__wait *w)
@@ -80,7 +61,8 @@ static bool has_child(const struct cw__wait *w)
 	/* A child another thread is creating exists for the kernel already. */
 	if (cw__table_creating())
 		return true;
-	if (program_wait_any(w))
+	if (w->idtype == P_ALL && !(w->options & __WNOTHREAD) &&
+	    w->as == CW_OWNER_PROGRAM && (w->options & WEXITED))
 		return cw__table_program_children();
 	for (size_t i = 0; i < nlists; i++)
 		for (c = firsts[i]; c; c = c->next)
@@ -257,8 +239,6 @@ static int take(struct cw__wait *w, int woke)
 		return take_pid(w);
 	if (cw__autoreaping() && w->as == CW_OWNER_PROGRAM)
 		cw__ignored_reap();
-	if (!has_child(w) && childless_settles())
-		return -ECHILD;
 	/* No child at all may be one collect() has yet to find. */
 	if (kernel_asked(w, woke) && (r = take_any(w)) != -ECHILD)
 		return r;
@@ -539,11 +519,6 @@ static int wait_mediated(struct cw__wait *w)
 		w->id = r;
 	}
 	memset(&w->si, 0, sizeof w->si);
-	/* The lock would cost a SIGCHLD handler's last waitpid(-1, WNOHANG),
-	 * which finds no child, two system calls of its own. */
-	if (program_wait_any(w) && childless_settles() && !cw__autoreaping() &&
-	    cw__table_childless())
-		return -ECHILD;
 	cw__table_lock(&saved);
 	if (w->idtype == P_PID && (c = cw__table_find(w->id))) {
 		gen = c->gen;
