@@ -14,8 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sys/mman.h>
-
 #include "sys.h"
 
 /* Where the shim's own descriptors start, limits allowing. */

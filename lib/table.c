@@ -3,9 +3,7 @@
  * The child table. It is used from waits that a signal handler may make,
  * so it never calls malloc: entries and buckets come from mmap.
  */
-#include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/single_threaded.h>
 
 #include "locks.h"
