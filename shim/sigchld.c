@@ -419,7 +419,12 @@ bool cw__sigchld_spawn_begin(void)
 	unsigned cur;
 	bool ign;
 
-	if (!mediated(SIGCHLD) || cw__disposition_borrowed())
+	/* Most programs do not ignore SIGCHLD: they pay no lock and no
+	 * getpid here. Whoever changes the disposition during the spawn
+	 * races with it as bare, with the lock or without. */
+	if (!mediated(SIGCHLD) ||
+	    cw__disposition_read(&cur).sa_handler != SIG_IGN ||
+	    cw__disposition_borrowed())
 		return false;
 	cw__disposition_lock(&saved);
 	prog = cw__disposition_read(&cur);
