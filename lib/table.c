@@ -30,6 +30,9 @@ struct cw__table {
 	size_t nbuckets;
 	struct cw__list running, ready, records;
 	struct cw__child *free;
+	/* The current slab's entries never used: taken one at a time, so
+	 * that a process with one child writes one page of it, not all. */
+	struct cw__child *unused, *unused_end;
 	uint32_t next_gen;
 	size_t program_children; /* the program's, not yet consumed */
 	size_t unwatched;	 /* running children no watcher reports */
@@ -242,21 +245,21 @@ static void buckets_fit(size_t want)
 static struct cw__child *child_alloc(void)
 {
 	struct cw__table *t = table_get();
-	struct cw__child *c;
+	struct cw__child *c = t->free;
 
-	if (!t->free) {
+	if (c) {
+		t->free = c->next;
+		return c;
+	}
+	if (t->unused == t->unused_end) {
 		struct cw__child *slab = cw__sys_pages(SLAB_BYTES, true);
 
 		if (!slab)
 			return NULL;
-		for (size_t i = 0; i < SLAB_BYTES / sizeof *slab; i++) {
-			slab[i].next = t->free;
-			t->free = &slab[i];
-		}
+		t->unused = slab;
+		t->unused_end = slab + SLAB_BYTES / sizeof *slab;
 	}
-	c = t->free;
-	t->free = c->next;
-	return c;
+	return t->unused++;
 }
 
 struct cw__child *cw__table_find(pid_t pid)
