@@ -67,6 +67,7 @@ fixture_runs()
 	handler_waits sigset|
 	hammer 40|safe fast threaded pidfd
 	late_waiter|safe fast threaded pidfd
+	minflt 3 libc.so.6 off true|
 	model --seeds 1-3 --ops 20|
 	nested|
 	peeker|safe fast threaded pidfd
