@@ -422,9 +422,7 @@ bool cw__sigchld_spawn_begin(void)
 	/* Most programs do not ignore SIGCHLD: they pay no lock and no
 	 * getpid here. Whoever changes the disposition during the spawn
 	 * races with it as bare, with the lock or without. */
-	if (!mediated(SIGCHLD) ||
-	    cw__disposition_read(&cur).sa_handler != SIG_IGN ||
-	    cw__disposition_borrowed())
+	if (!cw__sigchld_ignored() || cw__disposition_borrowed())
 		return false;
 	cw__disposition_lock(&saved);
 	prog = cw__disposition_read(&cur);
