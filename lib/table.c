@@ -14,6 +14,8 @@
 #define RECORDS_MAX 4096
 #define SLAB_BYTES (64 * 1024)
 #define BUCKETS_MIN 1024
+/* With the table and its first entries, on the page written first. */
+#define BUCKETS_FIRST 64
 
 struct cw__list {
 	struct cw__child *head, *tail;
@@ -48,8 +50,17 @@ struct cw__table {
 
 #define TABLE_INIT { .lock = PTHREAD_MUTEX_INITIALIZER }
 
+/* The table with its first buckets and entries: for the process that
+ * forks once (every sh -c of a build), one mapping, not three, and one
+ * page written, not three. */
+struct cw__table_first {
+	struct cw__table t;
+	struct cw__child *buckets[BUCKETS_FIRST];
+	struct cw__child slab[SLAB_BYTES / sizeof(struct cw__child)];
+};
+
 /*
- * The table, in a page of its own that reads as zeros in every child
+ * The table, in pages of its own that read as zeros in every child
  * (MADV_WIPEONFORK): there it is an empty table, TABLE_INIT being all
  * zeros, whether the child came from fork, _Fork or a clone the shim never
  * saw. The parent's lock and lists are written for each child it records,
@@ -66,18 +77,25 @@ CW_HOT static _Atomic int wake_fd = -1;
 static struct cw__table *table_get(void)
 {
 	struct cw__table *t = atomic_load(&table), *fresh;
+	struct cw__table_first *first;
 
 	if (t)
 		return t;
-	fresh = cw__sys_pages(sizeof *fresh, true);
-	if (!fresh)
-		fresh = &spare;
+	first = cw__sys_pages(sizeof *first, true);
+	fresh = first ? &first->t : &spare;
 	if (atomic_compare_exchange_strong(&table, &t, fresh))
 		return fresh;
 	/* A thread, or a handler on this one, made it first. */
-	if (fresh != &spare)
-		cw__sys_pages_put(fresh, sizeof *fresh);
+	if (first)
+		cw__sys_pages_put(first, sizeof *first);
 	return t;
+}
+
+/* What was mapped with t, or NULL for spare. Read for what it holds, not
+ * kept in t: a child's t reads as zeros, and still has it. */
+static struct cw__table_first *first_of(struct cw__table *t)
+{
+	return t == &spare ? NULL : (struct cw__table_first *)t;
 }
 
 void cw__table_lock(sigset_t *saved)
@@ -215,13 +233,19 @@ static size_t bucket_of(pid_t pid, size_t nbuckets)
 static void buckets_fit(size_t want)
 {
 	struct cw__table *t = table_get();
-	size_t n = t->nbuckets ? t->nbuckets : BUCKETS_MIN;
+	struct cw__table_first *first = first_of(t);
+	size_t n;
 	struct cw__child **nb;
 
+	if (!t->nbuckets && first) {
+		t->buckets = first->buckets;
+		t->nbuckets = BUCKETS_FIRST;
+	}
+	if (t->nbuckets >= want)
+		return;
+	n = t->nbuckets > BUCKETS_MIN ? t->nbuckets : BUCKETS_MIN;
 	while (n < want)
 		n *= 2;
-	if (n == t->nbuckets)
-		return;
 	nb = cw__sys_pages(n * sizeof *nb, true);
 	if (!nb)
 		return;
@@ -236,7 +260,7 @@ static void buckets_fit(size_t want)
 			nb[b] = c;
 		}
 	}
-	if (t->buckets)
+	if (t->buckets && !(first && t->buckets == first->buckets))
 		cw__sys_pages_put(t->buckets, t->nbuckets * sizeof *t->buckets);
 	t->buckets = nb;
 	t->nbuckets = n;
@@ -252,7 +276,11 @@ static struct cw__child *child_alloc(void)
 		return c;
 	}
 	if (t->unused == t->unused_end) {
-		struct cw__child *slab = cw__sys_pages(SLAB_BYTES, true);
+		struct cw__table_first *first = first_of(t);
+		/* No entry taken yet: the slab mapped with t is whole. */
+		struct cw__child *slab = !t->unused && first
+						 ? first->slab
+						 : cw__sys_pages(SLAB_BYTES, true);
 
 		if (!slab)
 			return NULL;

@@ -111,6 +111,28 @@ lookups()
 	done
 }
 
+# The table, its first buckets and its first entries are one mapping, whose
+# first page holds all that such a shell writes: three mappings, each with
+# its own madvise, cost it four system calls and two faults more.
+@test "a shell that runs one command maps memory once more than under off, in every mode" {
+	not_sanitized "the runtime maps memory of its own"
+	need dash
+	need_ptrace
+	local mode log=$BATS_TEST_TMPDIR/strace off calls
+	maps() {
+		strace -qq -f -c -o "$log" -e trace=mmap,madvise \
+			env CHILDWATCH_MODE="$1" LD_PRELOAD="$CW_PRELOAD" \
+			dash -c '/bin/true; :' >/dev/null
+		awk '$NF == "mmap" || $NF == "madvise" { n += $4 } END { print n + 0 }' "$log"
+	}
+	off=$(maps off)
+	for mode in "${CW_MODES[@]}"; do
+		calls=$(maps "$mode")
+		((calls <= off + 2)) ||
+			{ echo "mode $mode: $calls mmap and madvise, off $off"; false; }
+	done
+}
+
 # posix_spawn needs SIGCHLD's lock only while the program ignores SIGCHLD
 # (the new image must inherit SIG_IGN): per spawn and wait, the program's
 # thread blocks signals to record the child and twice for the wait, and
