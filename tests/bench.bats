@@ -48,6 +48,44 @@ bats_require_minimum_version 1.5.0
 	! grep -q ',failed$' "$BATS_TEST_TMPDIR/r.csv"
 }
 
+# Between reps this host drifts by more than the shim costs: each config is
+# paired with empty's run of the same rep, and each runs first in its turn.
+@test "the real table gives each config's CPU over empty's rep by rep, as the CSV has them: median and 95 % interval, each config first in one rep" {
+	local config want have
+	not_sanitized "a benchmark, and it preloads the shim alone into the programs"
+	need dash
+	run -0 --separate-stderr "$CW_BUILD/bench" --workloads real \
+		--programs dash --modes pidfd --reps 4 --real-n 2 \
+		--csv "$BATS_TEST_TMPDIR/r.csv"
+	# With 4 reps the interval's order statistics are the extremes.
+	awk -F, '$1 == "real-dash" && $6 == "ms wall" && !($4 in first) { first[$4] = $2 }
+		$1 == "real-dash" && $6 == "ms cpu" { cpu[$2, $4] = $5; configs[$2] }
+		END {
+			for (r in first) firsts[first[r]]++
+			for (c in configs) {
+				if (firsts[c] != 1) {
+					print c " first in " firsts[c] + 0 " reps of 4" >"/dev/stderr"
+					bad = 1
+				}
+				for (r = 1; r <= 4; r++) v[r] = cpu[c, r] / cpu["empty", r]
+				for (i = 1; i <= 4; i++) for (j = i + 1; j <= 4; j++)
+					if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+				printf "%s %.3f %.3f %.3f\n", c, (v[2] + v[3]) / 2, v[1], v[4]
+			}
+			exit bad
+		}' "$BATS_TEST_TMPDIR/r.csv" >"$BATS_TEST_TMPDIR/want"
+	[[ $(wc -l <"$BATS_TEST_TMPDIR/want") == 4 ]] || { cat "$BATS_TEST_TMPDIR/want"; false; }
+	while read -r config want; do
+		have=$(sed -n "s/^| dash | $config | .* | \([0-9.]*\) (\([0-9.]*\) to \([0-9.]*\)) |\$/\1 \2 \3/p" <<<"$output")
+		[[ -n $have ]] || { echo "no paired cell for $config"; false; }
+		# The CSV rounds to the microsecond: the last digit may differ.
+		awk -v a="$want" -v b="$have" 'BEGIN {
+			split(a, x, " "); split(b, y, " ")
+			for (i = 1; i <= 3; i++) if (x[i] - y[i] > 0.0015 || y[i] - x[i] > 0.0015) exit 1
+		}' || { echo "$config: table $have, from the CSV $want"; false; }
+	done <"$BATS_TEST_TMPDIR/want"
+}
+
 @test "the benchmark fails when a real program exits non-zero, rather than time it" {
 	not_sanitized "a benchmark, and it preloads the shim alone into the programs"
 	mkdir "$BATS_TEST_TMPDIR/bin"

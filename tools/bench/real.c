@@ -255,16 +255,22 @@ static int real_preload_check(struct real_ctx *x, const struct config *c)
 	return 0;
 }
 
+/* The configs real_configs_build puts first. */
+enum { REAL_BARE, REAL_EMPTY };
+
 static int real_configs_build(struct real_ctx *x)
 {
 	const struct options *o = x->b->opt;
-	const char *fixed[] = { "bare", "empty", "off" };
+	const char *fixed[] = { [REAL_BARE] = "bare", [REAL_EMPTY] = "empty",
+				"off" };
 
 	for (int i = 0; i < 3; i++) {
 		struct config *c = &x->configs[x->nconfigs++];
 
 		snprintf(c->name, sizeof c->name, "%s", fixed[i]);
-		c->lib = i == 0 ? NULL : i == 1 ? x->b->empty_lib : x->b->lib;
+		c->lib = i == REAL_BARE  ? NULL :
+			 i == REAL_EMPTY ? x->b->empty_lib :
+					   x->b->lib;
 		c->mode = i == 2 ? "off" : NULL;
 	}
 	for (int i = 0; i < o->nmodes && x->nconfigs < CONFIGS_MAX; i++) {
@@ -409,6 +415,33 @@ static void real_legend(const struct real_use *u)
 	printf(" `` (%s)\n", u->path);
 }
 
+/*
+ * runs' CPU time over empty's, rep by rep: the host's drift between reps,
+ * larger here than what is measured, cancels in each pair. The median of
+ * the ratios, and the order statistics that hold it with at least 95 %
+ * confidence whatever their distribution (n/2 -+ 1.96 sqrt(n)/2).
+ */
+static void paired_print(const struct run *runs, const struct run *empty,
+			 int reps)
+{
+	double *v = malloc(reps * sizeof *v), m;
+	int n = 0, lo, hi;
+
+	for (int rep = 0; v && rep < reps; rep++)
+		if (runs[rep].ok && empty[rep].ok)
+			v[n++] = runs[rep].v[1] / empty[rep].v[1];
+	m = v ? median(v, n) : NAN;
+	if (isnan(m)) {
+		cell_print(m, "");
+	} else {
+		lo = (int)lround(n / 2.0 - 0.98 * sqrt(n)) - 1;
+		hi = (int)lround(1 + n / 2.0 + 0.98 * sqrt(n)) - 1;
+		printf(" %.3f (%.3f to %.3f) |", m, v[lo < 0 ? 0 : lo],
+		       v[hi < n ? hi : n - 1]);
+	}
+	free(v);
+}
+
 static void real_rows(struct real_ctx *x, const struct real_use *u,
 		      struct run *runs)
 {
@@ -416,8 +449,8 @@ static void real_rows(struct real_ctx *x, const struct real_use *u,
 	double base[2][2];
 
 	for (int k = 0; k < 2; k++) {
-		base[k][0] = runs_median(runs, reps, k);
-		base[k][1] = runs_median(runs + reps, reps, k);
+		base[k][0] = runs_median(runs + REAL_BARE * reps, reps, k);
+		base[k][1] = runs_median(runs + REAL_EMPTY * reps, reps, k);
 	}
 	for (int c = 0; c < x->nconfigs; c++) {
 		printf("| %s | %s |", u->p->name, x->configs[c].label);
@@ -428,6 +461,7 @@ static void real_rows(struct real_ctx *x, const struct real_use *u,
 			cell_print(m / base[k][0], "%.2f");
 			cell_print(m / base[k][1], "%.2f");
 		}
+		paired_print(runs + c * reps, runs + REAL_EMPTY * reps, reps);
 		printf("\n");
 	}
 }
@@ -452,7 +486,10 @@ static void real_program(struct real_ctx *x, const struct real_use *u)
 		x->b->failures += !runs->ok;
 	}
 	for (int rep = 0; rep < o->reps; rep++) {
-		for (int c = 0; c < x->nconfigs; c++) {
+		/* Each config first in turn: none always runs just after
+		 * the same one, or on a host just warmed up. */
+		for (int k = 0; k < x->nconfigs; k++) {
+			int c = (k + rep) % x->nconfigs;
 			struct run *run = &runs[c * o->reps + rep];
 			const struct config *cfg = &x->configs[c];
 
@@ -492,11 +529,13 @@ static void real_header(const struct real_ctx *x)
 
 	printf("### real: %s\n\n", workload_titles[WL_REAL]);
 	printf("N = %d; median of %d reps, the configs taking turns within "
-	       "each. Wall: from the launch to wait4's return. CPU: user + "
-	       "system time of the program and of every descendant it waited "
-	       "for (wait4's rusage). Both in ms, and as ratios to bare and "
-	       "to empty (an empty library preloaded: the cost of LD_PRELOAD "
-	       "itself).\n\n",
+	       "each, each first in turn. Wall: from the launch to wait4's "
+	       "return. CPU: user + system time of the program and of every "
+	       "descendant it waited for (wait4's rusage). Both in ms, and as "
+	       "ratios of the medians to bare's and to empty's (an empty "
+	       "library preloaded: the cost of LD_PRELOAD itself). Paired: "
+	       "the median of the CPU ratios to empty rep by rep, and the "
+	       "interval that holds it with 95 %% confidence.\n\n",
 	       o->real_n, o->reps);
 }
 
@@ -529,8 +568,8 @@ void real_table(struct bench *b)
 		real_legend(&uses[i]);
 	}
 	printf("\n| program | config | wall (ms) | / bare | / empty | "
-	       "CPU (ms) | / bare | / empty |\n"
-	       "|---|---|--:|--:|--:|--:|--:|--:|\n");
+	       "CPU (ms) | / bare | / empty | CPU / empty, paired |\n"
+	       "|---|---|--:|--:|--:|--:|--:|--:|--:|\n");
 	for (i = 0; i < REAL_COUNT; i++)
 		if (uses[i].p && !uses[i].skip)
 			real_program(&x, &uses[i]);
