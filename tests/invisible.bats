@@ -178,7 +178,9 @@ lookups()
 	done
 }
 
-@test "a forked child starts with none of its parent's children in the shim's table" {
+# The table's first buckets are found from its address, which a forked
+# child shares with its parent; past 64 children the table moves to its own.
+@test "a forked child starts with none of its parent's children in the shim's table, and gets each of its own to its waits when both have more than the first buckets hold" {
 	run -0 "$FIX/fork_forgets"
 	passes_in_every_mode "$FIX/fork_forgets"
 }
