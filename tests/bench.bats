@@ -50,7 +50,7 @@ bats_require_minimum_version 1.5.0
 
 # Between reps this host drifts by more than the shim costs: each config is
 # paired with empty's run of the same rep, and each runs first in its turn.
-@test "the real table gives each config's CPU over empty's rep by rep, as the CSV has them: median and 95 % interval, each config first in one rep" {
+@test "the real table gives each config's CPU over empty's rep by rep, as the CSV has them: median and order-statistic interval, each config first in one rep" {
 	local config want have
 	not_sanitized "a benchmark, and it preloads the shim alone into the programs"
 	need dash
