@@ -142,7 +142,10 @@ CW_CHILD_CODE static bool ranks_any(void)
 	return false;
 }
 
-/* fork_fn's pid, to created if there is one; errno as fork_fn left it. */
+/* fork_fn's pid, to created if there is one; errno as fork_fn left it.
+ * Never in the child: the creation it ends was counted in the parent's
+ * table, and the child's is empty (a count of -1 there would say no fork
+ * is under way while one is). */
 static pid_t forked(pid_t pid, bool masked,
 		    const struct cw__fork_created *created)
 {
@@ -160,8 +163,10 @@ CW_CHILD_CODE pid_t cw__locks_fork(pid_t (*fork_fn)(void),
 {
 	pid_t pid;
 
-	if (atomic_load(&armed))
-		return forked(fork_fn(), false, created);
+	if (atomic_load(&armed)) {
+		pid = fork_fn();
+		return pid == 0 ? 0 : forked(pid, false, created);
+	}
 	if (!ranks_any()) {
 		pid = fork_fn();
 		/* A rank registered meanwhile may have been taken. */
@@ -172,7 +177,8 @@ CW_CHILD_CODE pid_t cw__locks_fork(pid_t (*fork_fn)(void),
 	locks_take();
 	if (atomic_load(&armed)) {
 		locks_release();
-		return forked(fork_fn(), false, created);
+		pid = fork_fn();
+		return pid == 0 ? 0 : forked(pid, false, created);
 	}
 	pid = fork_fn();
 	if (pid == 0) {
