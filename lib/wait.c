@@ -446,9 +446,9 @@ static bool kernel_holds(const struct cw__child *c, const struct cw__wait *w)
 }
 
 /*
- * The common case, a wait for one child the kernel still holds, in one
- * system call: wait for it in the kernel exactly as the program asked, then
- * bring the table up to date. Registered as the child's specific waiter,
+ * The common case, a blocking wait for one child the kernel still holds,
+ * in one system call: wait for it in the kernel exactly as the program
+ * asked, then bring the table up to date. Registered as the child's specific waiter,
  * no wait for any child takes it meanwhile, and the watchers only look.
  * ECHILD means someone else reaped it (fast's sweep keeps the status, a
  * raw wait4 does not): answer 0 and let the table tell. Called and returns
@@ -520,7 +520,10 @@ static int wait_mediated(struct cw__wait *w)
 	}
 	memset(&w->si, 0, sizeof w->si);
 	cw__table_lock(&saved);
-	if (w->idtype == P_PID && (c = cw__table_find(w->id))) {
+	/* A wait that may block does so unlocked, for its one child; one that
+	 * cannot block takes it below, in a lock it holds only once. */
+	if (w->idtype == P_PID && !(w->options & WNOHANG) &&
+	    (c = cw__table_find(w->id))) {
 		gen = c->gen;
 		waiter_count(w->id, gen, 1);
 		r = kernel_holds(c, w) ? wait_held(w, gen, &saved) : 0;
