@@ -19,7 +19,7 @@
 
 struct cw__list {
 	struct cw__child *head, *tail;
-	size_t len;
+	atomic_size_t len; /* read without the lock too */
 };
 
 struct cw__table {
@@ -36,7 +36,9 @@ struct cw__table {
 	 * that a process with one child writes one page of it, not all. */
 	struct cw__child *unused, *unused_end;
 	uint32_t next_gen;
-	size_t program_children; /* the program's, not yet consumed */
+	/* Children not yet consumed, and those of them the program's: read
+	 * without the lock too. */
+	atomic_size_t children, program_children;
 	size_t unwatched;	 /* running children no watcher reports */
 	/* The thread that created every child so far, until a second one
 	 * does: waits for any child then follow the kernel's per-thread
@@ -318,9 +320,26 @@ struct cw__child *cw__table_records_first(void)
 	return table_get()->records.head;
 }
 
+/* None makes the table: where there is none, there is no child. */
+bool cw__table_children(void)
+{
+	struct cw__table *t = atomic_load(&table);
+
+	return t && atomic_load(&t->children) > 0;
+}
+
 bool cw__table_program_children(void)
 {
-	return table_get()->program_children > 0;
+	struct cw__table *t = atomic_load(&table);
+
+	return t && atomic_load(&t->program_children) > 0;
+}
+
+bool cw__table_ready_none(void)
+{
+	struct cw__table *t = atomic_load(&table);
+
+	return !t || atomic_load(&t->ready.len) == 0;
 }
 
 bool cw__table_unwatched_any(void)
@@ -421,6 +440,7 @@ struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
 	t->buckets[b] = c;
 	list_append(&t->running, c);
 	t->unwatched++;
+	t->children++;
 	if (owner == CW_OWNER_PROGRAM)
 		t->program_children++;
 	return c;
@@ -435,6 +455,8 @@ void cw__table_move(struct cw__child *c, enum cw__state state)
 	if (state != CHILD_RUNNING)
 		child_leave_running(c);
 	list_unlink(list_of(c->state), c);
+	if (state == CHILD_CONSUMED)
+		t->children--;
 	if (state == CHILD_CONSUMED && c->owner == CW_OWNER_PROGRAM)
 		t->program_children--;
 	c->state = state;
@@ -455,6 +477,8 @@ void cw__table_remove(struct cw__child *c)
 	if (c->state == CHILD_RUNNING && !c->watched)
 		t->unwatched--;
 	child_leave_running(c);
+	if (c->state != CHILD_CONSUMED)
+		t->children--;
 	if (c->state != CHILD_CONSUMED && c->owner == CW_OWNER_PROGRAM)
 		t->program_children--;
 	list_unlink(list_of(c->state), c);

@@ -75,9 +75,13 @@ struct cw__child *cw__table_find(pid_t pid);
 struct cw__child *cw__table_running_first(void);
 struct cw__child *cw__table_ready_first(void);
 struct cw__child *cw__table_records_first(void);
-/* Whether the program has children it has not consumed; whether some
- * running child has no watcher to report its exit. */
+/* Whether the table has children not consumed yet, whether the program
+ * has, and whether the table holds no exit (the ready list is empty): all
+ * three without the lock too, as a snapshot. Whether some running child
+ * has no watcher to report its exit. */
+bool cw__table_children(void);
 bool cw__table_program_children(void);
+bool cw__table_ready_none(void);
 bool cw__table_unwatched_any(void);
 /* c was created by the calling thread; whether children so far came from
  * more than one thread (waits for any child then follow the kernel's

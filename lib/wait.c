@@ -305,27 +305,24 @@ static int block_until_changed(uint32_t seq, sigset_t *saved)
 }
 
 /*
- * Sleeps until the table may hold an answer for w, a wait for any child
- * that found none. The kernel does the sleeping: a peek that reaps nothing
- * wakes on the first event the kernel would give w, whatever the signal
- * mask and disposition, and the table then says whose it is. Called and
- * returns with the table locked.
+ * The kernel's first event for w, left in place, asked unlocked: the kernel
+ * sleeps until there is one, whatever the signal mask and disposition, and
+ * the table, locked again, then says whose it is. seq is the table's
+ * sequence when w last looked at it. Returns with the table locked.
  */
-static int block(struct cw__wait *w, sigset_t *saved)
+static int peek_then_lock(struct cw__wait *w, uint32_t seq, sigset_t *saved)
 {
 	int peek = (w->options & (WEXITED | WSTOPPED | WCONTINUED |
 				  __WNOTHREAD | __WALL | __WCLONE)) | WNOWAIT;
-	uint32_t seq = cw__table_seq();
 	siginfo_t si = { 0 };
 	struct cw__child *c;
 	int r;
 
-	cw__table_unlock(saved);
 	r = cw__sys_waitid(w->idtype, w->id, &si, peek, NULL);
 	cw__table_lock(saved);
 	if (r == -EINTR)
 		return -EINTR;
-	/* The peek ran unlocked: a child created since is not in its answer. */
+	/* A child created since is not in the peek's answer. */
 	if (cw__table_seq() != seq)
 		return 0;
 	if (r == -ECHILD && !cw__table_creating()) {
@@ -355,6 +352,19 @@ static int block(struct cw__wait *w, sigset_t *saved)
 	if (takeable(c, w))
 		return PICKED;
 	return block_behind(w, seq, saved);
+}
+
+/*
+ * Sleeps until the table may hold an answer for w, a wait for any child
+ * that found none: on a peek (a peek that reaps nothing wakes on the first
+ * event the kernel would give w). Called and returns with the table locked.
+ */
+static int block(struct cw__wait *w, sigset_t *saved)
+{
+	uint32_t seq = cw__table_seq();
+
+	cw__table_unlock(saved);
+	return peek_then_lock(w, seq, saved);
 }
 
 /* A child fast mode reaped, named by the program's pidfd: the newest, as
@@ -500,6 +510,47 @@ static int wait_traced(struct cw__wait *w, int r)
 	return r;
 }
 
+/*
+ * A wait for any of the program's children, for exits only, in pidfd and
+ * threaded (whose watchers only look at the program's children) with
+ * SIGCHLD not ignored: while the table holds no exit, its first look, under
+ * the lock, would only say whether the program has children.
+ */
+static bool kernel_first(const struct cw__wait *w)
+{
+	return w->idtype == P_ALL && w->as == CW_OWNER_PROGRAM &&
+	       (w->options & (WEXITED | WSTOPPED | WCONTINUED |
+			      __WNOTHREAD)) == WEXITED &&
+	       !cw__strategy->sigchld_driven && !cw__autoreaping();
+}
+
+/*
+ * That look, without the lock: -ECHILD for no child at all (with one of
+ * another owner's, the look notes a theft a plain wait would have made),
+ * else 1 with the table locked and *woke the peek's answer for a wait that
+ * may block, or 0 where the table must look. Read unlocked, what changes
+ * after a reading could as well have changed after the locked look: a
+ * creation under way is read before the counts, as it ends after its child
+ * is counted, and the sequence before the exits, as each change to them
+ * bumps it.
+ */
+static int look_unlocked(struct cw__wait *w, int *woke, sigset_t *saved)
+{
+	bool creating = cw__table_creating();
+	uint32_t seq;
+
+	if (!creating && !cw__table_children())
+		return -ECHILD;
+	if ((w->options & WNOHANG) ||
+	    (!creating && !cw__table_program_children()))
+		return 0;
+	seq = cw__table_seq();
+	if (!cw__table_ready_none())
+		return 0;
+	*woke = peek_then_lock(w, seq, saved);
+	return 1;
+}
+
 static int wait_mediated(struct cw__wait *w)
 {
 	struct cw__child *c;
@@ -519,7 +570,11 @@ static int wait_mediated(struct cw__wait *w)
 		w->id = r;
 	}
 	memset(&w->si, 0, sizeof w->si);
-	cw__table_lock(&saved);
+	r = kernel_first(w) ? look_unlocked(w, &woke, &saved) : 0;
+	if (r < 0)
+		return r;
+	if (r == 0)
+		cw__table_lock(&saved);
 	/* A wait that may block does so unlocked, for its one child; one that
 	 * cannot block takes it below, in a lock it holds only once. */
 	if (w->idtype == P_PID && !(w->options & WNOHANG) &&
@@ -531,16 +586,16 @@ static int wait_mediated(struct cw__wait *w)
 			goto out;
 	}
 	for (;;) {
-		r = take(w, woke);
-		if (r != 0 || (w->options & WNOHANG))
-			break;
-		woke = block(w, &saved);
 		if (woke == -EINTR || woke == NONE_LEFT) {
 			r = take(w, woke);
 			if (r == 0)
 				r = woke == -EINTR ? -EINTR : -ECHILD;
 			break;
 		}
+		r = take(w, woke);
+		if (r != 0 || (w->options & WNOHANG))
+			break;
+		woke = block(w, &saved);
 	}
 out:
 	if (gen)

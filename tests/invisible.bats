@@ -161,6 +161,66 @@ lookups()
 	done
 }
 
+# A bash command, in pidfd and threaded: fork records its child under the
+# mask fork set (2 changes), the wait peeks before it takes the lock (2 and
+# the peek), the SIGCHLD handler's waitpid(-1, WNOHANG) answers ECHILD from
+# the table's counts (none), and the child resets SIGCHLD (5): 10 calls
+# more than under off. Looking at the table before the peek, and asking
+# the kernel again in the handler, made it 15.
+@test "a bash command makes at most 12 waits, mask changes and pid lookups more than under off, in pidfd and threaded" {
+	not_sanitized "the runtime makes calls of its own"
+	need_ptrace
+	local mode log=$BATS_TEST_TMPDIR/strace off extra
+	yes /bin/true | head -n 10 >"$BATS_TEST_TMPDIR/10"
+	yes /bin/true | head -n 20 >"$BATS_TEST_TMPDIR/20"
+	calls() {
+		strace -qq -f -c -o "$log" \
+			-e trace=rt_sigprocmask,waitid,wait4,getpid,getppid,kcmp,gettid \
+			env CHILDWATCH_MODE="$1" LD_PRELOAD="$CW_PRELOAD" \
+			bash "$BATS_TEST_TMPDIR/$2"
+		awk '$NF ~ /^(rt_sigprocmask|waitid|wait4|getpid|getppid|kcmp|gettid)$/ { n += $4 } END { print n + 0 }' "$log"
+	}
+	# Per command: twenty less ten, so that the start is left out.
+	per_command() { echo $((($(calls "$1" 20) - $(calls "$1" 10)) / 10)); }
+	off=$(per_command off)
+	for mode in pidfd threaded; do
+		extra=$(($(per_command "$mode") - off))
+		((extra <= 12)) ||
+			{ echo "mode $mode: $extra calls a command more than off ($off)"; false; }
+	done
+}
+
+# libuv, python's poll() and perl's waitpid($pid, WNOHANG) ask for one child
+# without blocking: one lock, the kernel asked under it. Unlocking around
+# that wait, as around one that blocks, made it four changes a poll.
+@test "a waitpid(pid, WNOHANG) on a running child changes the signal mask at most twice, in every mode" {
+	not_sanitized "the runtime makes calls of its own"
+	need perl
+	need_ptrace
+	local mode log=$BATS_TEST_TMPDIR/strace per_poll
+	cat >"$BATS_TEST_TMPDIR/poll.pl" <<'PERL'
+use POSIX ":sys_wait_h";
+my $polls = shift;
+my $pid = fork // die "fork: $!";
+if (!$pid) { sleep 60; exit 0 }
+for (1 .. $polls) { waitpid($pid, WNOHANG) == 0 or die "poll $_: not 0" }
+kill 'TERM', $pid;
+waitpid($pid, 0) == $pid or die "wait: $!";
+PERL
+	masks() {
+		strace -qq -c -o "$log" -e trace=rt_sigprocmask \
+			env CHILDWATCH_MODE="$1" LD_PRELOAD="$CW_PRELOAD" \
+			perl "$BATS_TEST_TMPDIR/poll.pl" "$2"
+		awk '$NF == "rt_sigprocmask" { print $4 }' "$log"
+	}
+	for mode in "${CW_MODES[@]}"; do
+		# Thirty polls less ten, so that the rest is left out.
+		per_poll=$((($(masks "$mode" 30) - $(masks "$mode" 10)) / 20))
+		((per_poll <= 2)) ||
+			{ echo "mode $mode: $per_poll mask changes a poll"; false; }
+	done
+}
+
 # posix_spawn needs SIGCHLD's lock only while the program ignores SIGCHLD
 # (the new image must inherit SIG_IGN): per spawn and wait, the program's
 # thread blocks signals to record the child and twice for the wait, and
