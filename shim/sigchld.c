@@ -52,8 +52,9 @@ CW_RAW_HANDLER static struct sigaction real_for(const struct sigaction *prog)
 	return act;
 }
 
-/* Makes prog the program's disposition in the kernel. Change lock held. */
-static int real_install(const struct sigaction *prog)
+/* Makes prog the program's disposition in the kernel, the kernel's
+ * before it to *was unless NULL. Change lock held. */
+static int real_install(const struct sigaction *prog, struct sigaction *was)
 {
 	struct sigaction real = real_for(prog);
 
@@ -61,7 +62,7 @@ static int real_install(const struct sigaction *prog)
 		real = *prog;
 		real.sa_flags &= ~SA_NOCLDWAIT;
 	}
-	return REAL(sigaction)(SIGCHLD, &real, NULL);
+	return REAL(sigaction)(SIGCHLD, &real, was);
 }
 
 /*
@@ -141,18 +142,20 @@ static int disposition_swap(const struct sigaction *act,
 	cw__disposition_lock(&saved);
 	was = cw__disposition_swap(act, old);
 	/* The kernel holds it as the program gave it, and may have reset a
-	 * SA_RESETHAND handler since. */
-	if (old && !ignoring(old) && !cw__reaper_sigchld_driven())
-		REAL(sigaction)(SIGCHLD, NULL, old);
+	 * SA_RESETHAND handler since: asked with the install, if any. */
+	if (old && (ignoring(old) || cw__reaper_sigchld_driven()))
+		old = NULL;
 	/* Installed once published (see kernel_follow). Refused, the slot
 	 * before it, untouched, is made current again. */
 	if (act) {
 		/* Exits the kernel holds now stay for the program's waits;
 		 * those from here on are reaped, and the other way round. */
 		cw__wait_sigchld_ignored(ignoring(act));
-		r = real_install(act);
+		r = real_install(act, old);
 		if (r < 0)
 			cw__disposition_undo(was);
+	} else if (old) {
+		REAL(sigaction)(SIGCHLD, NULL, old);
 	}
 	cw__disposition_unlock(&saved);
 	return r;
@@ -428,7 +431,7 @@ bool cw__sigchld_spawn_begin(void)
 	prog = cw__disposition_read(&cur);
 	ign = prog.sa_handler == SIG_IGN;
 	if (ign && spawning++ == 0)
-		real_install(&prog);
+		real_install(&prog, NULL);
 	cw__disposition_unlock(&saved);
 	return ign;
 }
@@ -442,7 +445,7 @@ void cw__sigchld_spawn_end(void)
 	if (--spawning == 0) {
 		struct sigaction prog = cw__disposition_read(&cur);
 
-		real_install(&prog);
+		real_install(&prog, NULL);
 	}
 	cw__disposition_unlock(&saved);
 }
