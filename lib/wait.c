@@ -458,11 +458,11 @@ static bool kernel_holds(const struct cw__child *c, const struct cw__wait *w)
 /*
  * The common case, a blocking wait for one child the kernel still holds,
  * in one system call: wait for it in the kernel exactly as the program
- * asked, then bring the table up to date. Registered as the child's specific waiter,
- * no wait for any child takes it meanwhile, and the watchers only look.
- * ECHILD means someone else reaped it (fast's sweep keeps the status, a
- * raw wait4 does not): answer 0 and let the table tell. Called and returns
- * with the table locked.
+ * asked, then bring the table up to date. Registered as the child's
+ * specific waiter, no wait for any child takes it meanwhile, and the
+ * watchers only look. ECHILD means someone else reaped it (fast's sweep
+ * keeps the status, a raw wait4 does not): answer 0 and let the table
+ * tell. Called and returns with the table locked.
  */
 static int wait_held(struct cw__wait *w, uint32_t gen, sigset_t *saved)
 {
