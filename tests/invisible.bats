@@ -161,6 +161,28 @@ lookups()
 	done
 }
 
+# bash's child resets SIGCHLD before its exec, asking for the old
+# disposition: in pidfd and threaded the kernel holds it as the program
+# gave it, so one rt_sigaction installs the new and returns the old. The
+# shim's start reads the disposition once more.
+@test "a bash command's rt_sigaction calls on SIGCHLD are off's and one, in pidfd and threaded" {
+	not_sanitized "the runtime installs handlers of its own"
+	need_ptrace
+	local mode log=$BATS_TEST_TMPDIR/strace off calls
+	sigchld_actions() {
+		strace -qq -f -o "$log" -e trace=rt_sigaction \
+			env CHILDWATCH_MODE="$1" LD_PRELOAD="$CW_PRELOAD" \
+			bash -c '/bin/true; :'
+		grep -c 'rt_sigaction(SIGCHLD' "$log"
+	}
+	off=$(sigchld_actions off)
+	for mode in pidfd threaded; do
+		calls=$(sigchld_actions "$mode")
+		((calls <= off + 1)) ||
+			{ echo "mode $mode: $calls rt_sigaction on SIGCHLD, off $off"; false; }
+	done
+}
+
 # A bash command, in pidfd and threaded: fork records its child under the
 # mask fork set (2 changes), the wait peeks before it takes the lock (2 and
 # the peek), the SIGCHLD handler's waitpid(-1, WNOHANG) answers ECHILD from
