@@ -385,7 +385,10 @@ static int pidfd_collected(int pidfd)
 	return pid;
 }
 
-static int pidfd_pid(int pidfd)
+/* Out of line: its buffers would otherwise sit in every wait's frame, one
+ * more stack page that a parent writes, and so copies, while its child
+ * lives (bash's wait after each fork). */
+static __attribute__((noinline)) int pidfd_pid(int pidfd)
 {
 	char path[64], buf[512], *p;
 	int fd, n;
