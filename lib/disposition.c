@@ -40,9 +40,10 @@ CW_HOT static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
  * it written here, the relay would have stopped calling gdb's handler,
  * which is how gdb learns of ptrace stops, and gdb slept in poll forever.
  *
- * A forked child does not write its pid here until it first asks: most
- * children exec or exit without touching SIGCHLD, and a write in every
- * child would copy this page in every child.
+ * A forked child does not write its pid here until it needs the store: a
+ * write in every child would copy this page in every child. Most exec or
+ * exit without touching SIGCHLD, and most that touch it (bash's, libuv's,
+ * setting SIG_DFL) need only the kernel's disposition changed.
  */
 CW_HOT static atomic_int owner;
 
@@ -133,13 +134,24 @@ void cw__disposition_init(const struct sigaction *inherited)
 	slot_write(0, inherited);
 }
 
-bool cw__disposition_borrowed(void)
+pid_t cw__disposition_foreign(void)
 {
 	pid_t self = getpid();
-	pid_t was = atomic_load(&owner);
+
+	return self == atomic_load(&owner) ? 0 : self;
+}
+
+bool cw__disposition_adopted(pid_t self)
+{
+	return atomic_load(&owner) == self;
+}
+
+bool cw__disposition_borrowed(void)
+{
+	pid_t self = cw__disposition_foreign();
 	bool shared;
 
-	if (self == was)
+	if (!self)
 		return false;
 	/* A child that has not asked yet, however it was made: a vfork
 	 * child shares its parent's memory, a forked one has its own. The

@@ -116,7 +116,8 @@ CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
 		act.sa_handler(sig);
 }
 
-/* disposition_swap in a vfork child: the kernel's disposition only. */
+/* disposition_swap in a vfork child, or in a child that need not touch the
+ * store: the kernel's disposition only. */
 static int disposition_swap_borrowed(const struct sigaction *act,
 				     struct sigaction *old)
 {
@@ -130,15 +131,47 @@ static int disposition_swap_borrowed(const struct sigaction *act,
 	return r;
 }
 
+/*
+ * Whether the kernel holds what the program sees, before act and after it:
+ * no relay stands in. The store's handler is then only a hint (the kernel
+ * may have reset a SA_RESETHAND one since), and whether it ignores is all
+ * that is read of it.
+ */
+static bool kernel_exact(const struct sigaction *act)
+{
+	struct sigaction prog;
+	unsigned cur;
+
+	if (cw__reaper_sigchld_driven() || (act && ignoring(act)))
+		return false;
+	prog = cw__disposition_read(&cur);
+	return !ignoring(&prog);
+}
+
 static int disposition_swap(const struct sigaction *act,
 			    struct sigaction *old)
 {
+	pid_t foreign = cw__disposition_foreign();
 	sigset_t saved;
 	unsigned was;
 	int r = 0;
 
-	if (cw__disposition_borrowed())
+	/*
+	 * A child whose store is its parent's still, where the kernel holds
+	 * the program's disposition exactly, changes the kernel's alone: a
+	 * write here would copy the store's page in every child that resets
+	 * SIGCHLD before it execs (bash's, libuv's). A handler or thread that
+	 * took the store meanwhile may have published a disposition that
+	 * ignores: this one is published after it.
+	 */
+	if (foreign && kernel_exact(act)) {
+		r = disposition_swap_borrowed(act, old);
+		if (r < 0 || !act || !cw__disposition_adopted(foreign))
+			return r;
+		old = NULL;
+	} else if (foreign && cw__disposition_borrowed()) {
 		return disposition_swap_borrowed(act, old);
+	}
 	cw__disposition_lock(&saved);
 	was = cw__disposition_swap(act, old);
 	/* The kernel holds it as the program gave it, and may have reset a

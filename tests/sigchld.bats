@@ -43,6 +43,16 @@ bats_require_minimum_version 1.5.0
 	passes_in_every_mode "$FIX/vfork_sigaction" forked
 }
 
+@test "a forked child changes SIGCHLD from its parent's handler as bare: each change returns the one before, its handler runs, ignoring reaps" {
+	run -0 "$FIX/forked_sigaction"
+	passes_in_every_mode "$FIX/forked_sigaction"
+}
+
+@test "the same from a parent that ignored SIGCHLD when it forked: the child's SIG_DFL makes its children waitable again" {
+	run -0 "$FIX/forked_sigaction" ignored
+	passes_in_every_mode "$FIX/forked_sigaction" ignored
+}
+
 @test "a forked child that resets its signals with signal() and its kin, as libuv's does before exec, makes the shim look up no function" {
 	local mode names
 	# dlsym takes the loader's lock and may allocate: no async-signal-safe
