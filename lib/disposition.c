@@ -134,24 +134,13 @@ void cw__disposition_init(const struct sigaction *inherited)
 	slot_write(0, inherited);
 }
 
-pid_t cw__disposition_foreign(void)
-{
-	pid_t self = getpid();
-
-	return self == atomic_load(&owner) ? 0 : self;
-}
-
-bool cw__disposition_adopted(pid_t self)
-{
-	return atomic_load(&owner) == self;
-}
-
 bool cw__disposition_borrowed(void)
 {
-	pid_t self = cw__disposition_foreign();
+	pid_t self = getpid();
+	pid_t was = atomic_load(&owner);
 	bool shared;
 
-	if (!self)
+	if (self == was)
 		return false;
 	/* A child that has not asked yet, however it was made: a vfork
 	 * child shares its parent's memory, a forked one has its own. The

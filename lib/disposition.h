@@ -48,10 +48,5 @@ void cw__disposition_init(const struct sigaction *inherited);
  * as it would bare, and leaves the store alone.
  */
 bool cw__disposition_borrowed(void);
-/* Without taking it: this process's pid while the store is another's (a
- * child, forked or vforked, that has not written it yet), else 0. */
-pid_t cw__disposition_foreign(void);
-/* Whether self, once foreign, has taken the store since. */
-bool cw__disposition_adopted(pid_t self);
 
 #endif

@@ -116,10 +116,9 @@ CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
 		act.sa_handler(sig);
 }
 
-/* disposition_swap in a vfork child, or in a child that need not touch the
- * store: the kernel's disposition only. */
-static int disposition_swap_borrowed(const struct sigaction *act,
-				     struct sigaction *old)
+/* disposition_swap in a vfork child, or where the store need not change:
+ * the kernel's disposition only. */
+static int kernel_swap(const struct sigaction *act, struct sigaction *old)
 {
 	int r = REAL(sigaction)(SIGCHLD, act, old);
 
@@ -133,44 +132,43 @@ static int disposition_swap_borrowed(const struct sigaction *act,
 
 /*
  * Whether the kernel holds what the program sees, before act and after it:
- * no relay stands in. The store's handler is then only a hint (the kernel
- * may have reset a SA_RESETHAND one since), and whether it ignores is all
- * that is read of it.
+ * no relay stands in, outside safe and fast, unless the program ignores
+ * SIGCHLD. The store's handler is then only a hint, which nothing reads
+ * but whether it ignores (an old disposition comes from the kernel, which
+ * may have reset a SA_RESETHAND handler since), and need not be written.
+ * *gen is the store's generation as read.
  */
-static bool kernel_exact(const struct sigaction *act)
+static bool kernel_exact(const struct sigaction *act, unsigned *gen)
 {
 	struct sigaction prog;
-	unsigned cur;
 
 	if (cw__reaper_sigchld_driven() || (act && ignoring(act)))
 		return false;
-	prog = cw__disposition_read(&cur);
+	prog = cw__disposition_read(gen);
 	return !ignoring(&prog);
 }
 
 static int disposition_swap(const struct sigaction *act,
 			    struct sigaction *old)
 {
-	pid_t foreign = cw__disposition_foreign();
 	sigset_t saved;
-	unsigned was;
+	unsigned was, gen;
 	int r = 0;
 
 	/*
-	 * A child whose store is its parent's still, where the kernel holds
-	 * the program's disposition exactly, changes the kernel's alone: a
-	 * write here would copy the store's page in every child that resets
-	 * SIGCHLD before it execs (bash's, libuv's). A handler or thread that
-	 * took the store meanwhile may have published a disposition that
-	 * ignores: this one is published after it.
+	 * Such a change is the kernel's alone, as bare: no lock, and no write
+	 * that would copy the store's page in a forked child (bash's and
+	 * libuv's reset SIGCHLD before they exec). A writer that published
+	 * meanwhile may have made the program ignore SIGCHLD, and installed
+	 * the relay before this: act is then published after it.
 	 */
-	if (foreign && kernel_exact(act)) {
-		r = disposition_swap_borrowed(act, old);
-		if (r < 0 || !act || !cw__disposition_adopted(foreign))
+	if (kernel_exact(act, &gen)) {
+		r = kernel_swap(act, old);
+		if (r < 0 || !act || cw__disposition_current(gen))
 			return r;
 		old = NULL;
-	} else if (foreign && cw__disposition_borrowed()) {
-		return disposition_swap_borrowed(act, old);
+	} else if (cw__disposition_borrowed()) {
+		return kernel_swap(act, old);
 	}
 	cw__disposition_lock(&saved);
 	was = cw__disposition_swap(act, old);
