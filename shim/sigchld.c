@@ -117,17 +117,19 @@ CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
 }
 
 /* disposition_swap in a vfork child, or where the store need not change:
- * the kernel's disposition only. */
+ * the kernel's disposition only. Returns -1, or whether the relay stood in
+ * (*old is then the program's, from the store). */
 static int kernel_swap(const struct sigaction *act, struct sigaction *old)
 {
-	int r = REAL(sigaction)(SIGCHLD, act, old);
-
+	struct sigaction was;
 	unsigned cur;
 
-	/* Still the inherited relay: the program's view is in the store. */
-	if (r == 0 && old && old->sa_sigaction == relay)
-		*old = cw__disposition_read(&cur);
-	return r;
+	if (REAL(sigaction)(SIGCHLD, act, &was) < 0)
+		return -1;
+	if (old)
+		*old = was.sa_sigaction == relay ? cw__disposition_read(&cur)
+						 : was;
+	return was.sa_sigaction == relay;
 }
 
 /*
@@ -159,16 +161,20 @@ static int disposition_swap(const struct sigaction *act,
 	 * Such a change is the kernel's alone, as bare: no lock, and no write
 	 * that would copy the store's page in a forked child (bash's and
 	 * libuv's reset SIGCHLD before they exec). A writer that published
-	 * meanwhile may have made the program ignore SIGCHLD, and installed
-	 * the relay before this: act is then published after it.
+	 * meanwhile, or whose relay stood in still, may have made the program
+	 * ignore SIGCHLD or be taking the relay down: act is published after
+	 * it, under the lock.
 	 */
 	if (kernel_exact(act, &gen)) {
 		r = kernel_swap(act, old);
-		if (r < 0 || !act || cw__disposition_current(gen))
+		if (r < 0)
 			return r;
+		if (!act || (r == 0 && cw__disposition_current(gen)))
+			return 0;
 		old = NULL;
+		r = 0;
 	} else if (cw__disposition_borrowed()) {
-		return kernel_swap(act, old);
+		return kernel_swap(act, old) < 0 ? -1 : 0;
 	}
 	cw__disposition_lock(&saved);
 	was = cw__disposition_swap(act, old);
