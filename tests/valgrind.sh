@@ -52,6 +52,8 @@ fixture_runs()
 	cat <<-'EOF'
 	census 20|safe fast threaded pidfd off
 	central_reaper|
+	child_pages sigaction|safe fast threaded pidfd
+	child_pages signal|safe fast threaded pidfd
 	deferred_handler|safe fast threaded pidfd
 	dfl_no_eintr all|bare threaded pidfd
 	dfl_no_eintr|safe fast
@@ -63,6 +65,8 @@ fixture_runs()
 	faults eintr-restart|
 	fds|
 	fork_forgets|
+	forked_sigaction|
+	forked_sigaction ignored|
 	handler_waits sigaction|
 	handler_waits sigset|
 	hammer 40|safe fast threaded pidfd
