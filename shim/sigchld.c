@@ -172,7 +172,6 @@ static int disposition_swap(const struct sigaction *act,
 		if (!act || (r == 0 && cw__disposition_current(gen)))
 			return 0;
 		old = NULL;
-		r = 0;
 	} else if (cw__disposition_borrowed()) {
 		return kernel_swap(act, old) < 0 ? -1 : 0;
 	}
