@@ -43,6 +43,12 @@ bats_require_minimum_version 1.5.0
 	passes_in_every_mode "$FIX/vfork_sigaction" forked
 }
 
+@test "the last sigaction wins, at whatever instruction of it a handler's own sigaction interrupts" {
+	not_under tsan "TSan runs the program's handlers at its next intercepted call, never at the instruction the signal came to"
+	run -0 "$FIX/sigaction_every_instruction"
+	passes_in_every_mode "$FIX/sigaction_every_instruction"
+}
+
 @test "a forked child changes SIGCHLD from its parent's handler as bare: each change returns the one before, its handler runs, ignoring reaps" {
 	run -0 "$FIX/forked_sigaction"
 	passes_in_every_mode "$FIX/forked_sigaction"
