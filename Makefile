@@ -153,8 +153,8 @@ check-asan check-tsan: check-%: $(B)/childwatch-asan
 check-valgrind: all fixtures
 	tests/valgrind.sh $(B)
 
-# The benchmark: the C micro-workloads and the real programs, the latter
-# also under empty.so, an empty preloaded library (the floor of LD_PRELOAD).
+# The benchmark: the C micro-workloads and the real programs, both also
+# under empty.so, an empty preloaded library (the floor of LD_PRELOAD).
 # make test runs only its smoke run (tests/bench.bats), which checks that it
 # works, not how fast. BENCHFLAGS passes options:
 # make bench BENCHFLAGS='--workloads real'.

@@ -4,7 +4,7 @@
 load test_helper
 bats_require_minimum_version 1.5.0
 
-@test "the benchmark's smoke run exercises every workload in every mode and loses no status" {
+@test "the benchmark's smoke run exercises every workload in every mode, and under an empty preloaded library, and loses no status" {
 	local workload config
 	not_sanitized "a benchmark, and it preloads the shim alone into its workers"
 	run -0 "$CW_BUILD/bench" --smoke --csv "$BATS_TEST_TMPDIR/b.csv" \
@@ -16,10 +16,13 @@ bats_require_minimum_version 1.5.0
 		grep -q "^$workload," "$BATS_TEST_TMPDIR/b.csv" ||
 			{ echo "no CSV rows for $workload"; false; }
 	done
-	for config in bare safe fast threaded pidfd; do
+	for config in bare empty safe fast threaded pidfd; do
 		(($(grep -c "^| $config |" <<<"$output") == 8)) ||
 			{ echo "$config lacks a row in some table"; false; }
 	done
+	# The floor of LD_PRELOAD is its own baseline in the time tables.
+	(($(grep -Ec '^\| empty \| [0-9]+ \| [0-9.]+ \| 1\.00 \|' <<<"$output") == 5)) ||
+		{ echo "a time table lacks the ratio to empty"; false; }
 	if command -v gnuplot >/dev/null; then
 		[[ -s $BATS_TEST_TMPDIR/b.png ]] || { echo "no plot"; false; }
 	fi

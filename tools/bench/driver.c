@@ -4,7 +4,8 @@
  *
  * The driver (this file) sheds any LD_PRELOAD of its own, then builds one
  * config per measured mode: its name and the environment its processes
- * get (LD_PRELOAD and CHILDWATCH_MODE, or neither for bare).
+ * get (LD_PRELOAD and CHILDWATCH_MODE; LD_PRELOAD of build/empty.so alone
+ * for empty, the floor any preloaded library pays; neither for bare).
  *
  * The C micro-workloads (workloads.c) run one after the other. Each
  * measurement is a fresh worker, a re-exec of this program with --run
@@ -51,11 +52,12 @@ static int configs_build(struct bench *b)
 	for (int i = 0; i < o->nmodes; i++) {
 		struct config *c = &b->configs[b->nconfigs++];
 		bool bare = strcmp(o->modes[i], "bare") == 0;
+		bool empty = strcmp(o->modes[i], "empty") == 0;
 
 		snprintf(c->name, sizeof c->name, "%s", o->modes[i]);
 		snprintf(c->label, sizeof c->label, "%s", o->modes[i]);
-		c->lib = bare ? NULL : b->lib;
-		c->mode = bare ? NULL : o->modes[i];
+		c->lib = bare ? NULL : empty ? b->empty_lib : b->lib;
+		c->mode = bare || empty ? NULL : o->modes[i];
 		pidfd |= strcmp(o->modes[i], "pidfd") == 0;
 	}
 	b->nconfigs_memory = b->nconfigs;
@@ -283,7 +285,7 @@ int main(int argc, char **argv)
 	struct options o;
 	int r = 1;
 	int64_t t0 = clock_ns();
-	bool mediated = false;
+	bool mediated = false, empty;
 
 	if (argc > 1 && strcmp(argv[1], "--run") == 0)
 		return worker_main(argc - 2, argv + 2);
@@ -304,10 +306,14 @@ int main(int argc, char **argv)
 	o.csv = o.csv ? o.csv : csv;
 	o.plot = o.plot ? o.plot : plot;
 	b.opt = &o;
-	for (int i = 0; i < o.nmodes; i++)
-		mediated |= strcmp(o.modes[i], "bare") != 0;
+	empty = o.workloads & 1u << WL_REAL;
+	for (int i = 0; i < o.nmodes; i++) {
+		mediated |= strcmp(o.modes[i], "bare") != 0 &&
+			    strcmp(o.modes[i], "empty") != 0;
+		empty |= strcmp(o.modes[i], "empty") == 0;
+	}
 	if (lib_missing(b.lib, mediated || o.workloads & 1u << WL_REAL) ||
-	    lib_missing(b.empty_lib, o.workloads & 1u << WL_REAL))
+	    lib_missing(b.empty_lib, empty))
 		return 1;
 	if (configs_build(&b) < 0)
 		goto out_free;

@@ -30,7 +30,7 @@ const char *const workload_titles[WL_COUNT] = {
 	[WL_REAL] = "real programs as whole process trees",
 };
 
-static const char *const mode_names[] = { "bare",     "safe",  "fast",
+static const char *const mode_names[] = { "bare",     "empty", "safe", "fast",
 					  "threaded", "pidfd", "off" };
 
 static const char usage_text[] =
@@ -41,11 +41,13 @@ static const char usage_text[] =
 	"  --workloads LIST  fork,vfork,spawn,batch,scale,latency,memory,real\n"
 	"                    (default: all); real is the table of real "
 	"programs\n"
-	"  --modes LIST      bare,safe,fast,threaded,pidfd,off "
-	"(default: all but off;\n"
-	"                    bare is always measured, as the baseline; the "
-	"real\n"
-	"                    programs always add an empty preload and off)\n"
+	"  --modes LIST      bare,empty,safe,fast,threaded,pidfd,off "
+	"(default: all\n"
+	"                    but off; bare is always measured, as the "
+	"baseline;\n"
+	"                    empty preloads an empty library, the floor of\n"
+	"                    LD_PRELOAD; the real programs always add empty "
+	"and off)\n"
 	"  --programs LIST   real programs: true,bash,dash,make,ninja,xargs,\n"
 	"                    python3,perl-system,perl-backticks,node-sync,\n"
 	"                    node-async,pipeline (default: all installed)\n"
@@ -251,8 +253,8 @@ int options_parse(struct options *o, int argc, char **argv)
 			       .programs = ~0u,
 			       .modes = { mode_names[0], mode_names[1],
 					  mode_names[2], mode_names[3],
-					  mode_names[4] },
-			       .nmodes = 5,
+					  mode_names[4], mode_names[5] },
+			       .nmodes = 6,
 			       .reps = 5,
 			       .heavy_reps = 2,
 			       .children = 2000,

@@ -151,10 +151,21 @@ void cell_print(double v, const char *fmt)
 	}
 }
 
+/* The row of the empty library, or -1. */
+static int empty_config(const struct bench *b)
+{
+	for (int c = 0; c < b->nconfigs; c++)
+		if (strcmp(b->configs[c].name, "empty") == 0)
+			return c;
+	return -1;
+}
+
 void table_time(struct bench *b, enum workload wl, struct run *runs)
 {
 	const struct options *o = b->opt;
 	double bare = runs_median(runs, o->reps, 0);
+	int e = empty_config(b);
+	double empty = e < 0 ? NAN : runs_median(runs + e * o->reps, o->reps, 0);
 	char buf[64];
 
 	printf("### %s: %s\n\n", workload_names[wl], workload_titles[wl]);
@@ -163,11 +174,13 @@ void table_time(struct bench *b, enum workload wl, struct run *runs)
 	else
 		printf("%d %s per rep", workload_count(o, wl),
 		       wl == WL_LATENCY ? "exits" : "children");
-	printf(", median of %d reps; ratio to bare's median.\n\n", o->reps);
-	printf("| config | %s | ratio to bare | peak RSS (KiB) | target |\n",
+	printf(", median of %d reps; ratio to bare's median%s.\n\n", o->reps,
+	       e < 0 ? "" : " and to empty's (an empty preloaded library)");
+	printf("| config | %s | ratio to bare |%s peak RSS (KiB) | target |\n",
 	       wl == WL_LATENCY ? "median exit-to-wake (ns)" :
-				  "median ns/child");
-	printf("|---|--:|--:|--:|---|\n");
+				  "median ns/child",
+	       e < 0 ? "" : " ratio to empty |");
+	printf("|---|--:|--:|%s--:|---|\n", e < 0 ? "" : "--:|");
 	for (int c = 0; c < b->nconfigs; c++) {
 		const struct run *r = runs + c * o->reps;
 		double med = runs_median(r, o->reps, 0), ratio = med / bare;
@@ -175,6 +188,8 @@ void table_time(struct bench *b, enum workload wl, struct run *runs)
 		printf("| %s |", b->configs[c].label);
 		cell_print(med, "%.0f");
 		cell_print(ratio, "%.2f");
+		if (e >= 0)
+			cell_print(med / empty, "%.2f");
 		printf(" %ld | %s |\n", runs_maxrss(r, o->reps),
 		       target_judge(b, target_limit(wl, &b->configs[c]), ratio,
 				    buf, sizeof buf));

@@ -276,7 +276,8 @@ static int real_configs_build(struct real_ctx *x)
 	for (int i = 0; i < o->nmodes && x->nconfigs < CONFIGS_MAX; i++) {
 		struct config *c = &x->configs[x->nconfigs];
 
-		if (!strcmp(o->modes[i], "bare") || !strcmp(o->modes[i], "off"))
+		if (!strcmp(o->modes[i], "bare") ||
+		    !strcmp(o->modes[i], "empty") || !strcmp(o->modes[i], "off"))
 			continue;
 		snprintf(c->name, sizeof c->name, "%s", o->modes[i]);
 		c->lib = x->b->lib;

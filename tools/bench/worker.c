@@ -31,10 +31,14 @@ fail:
 	return -1;
 }
 
-/* A preload that failed to load would time bare libc under a mode's name. */
+/* A preload that failed to load would time bare libc under a mode's name,
+ * and the wrong library the other's cost. */
 static int preload_check(const char *config)
 {
-	bool want = strcmp(config, "bare") != 0, have = false;
+	static const char *const libs[] = { "/libchildwatch.so", "/empty.so" };
+	bool want[2] = { strcmp(config, "bare") && strcmp(config, "empty"),
+			 !strcmp(config, "empty") };
+	bool have[2] = { false, false };
 	char line[4096];
 	FILE *maps = fopen("/proc/self/maps", "re");
 
@@ -43,14 +47,18 @@ static int preload_check(const char *config)
 			strerror(errno));
 		return -1;
 	}
-	while (!have && fgets(line, sizeof line, maps))
-		have = strstr(line, "/libchildwatch.so") != NULL;
+	while (fgets(line, sizeof line, maps))
+		for (int i = 0; i < 2; i++)
+			have[i] |= strstr(line, libs[i]) != NULL;
 	fclose(maps);
-	if (want == have)
-		return 0;
-	fprintf(stderr, "bench: worker for %s %s libchildwatch.so loaded\n",
-		config, have ? "has" : "does not have");
-	return -1;
+	for (int i = 0; i < 2; i++) {
+		if (want[i] == have[i])
+			continue;
+		fprintf(stderr, "bench: worker for %s %s %s loaded\n", config,
+			have[i] ? "has" : "does not have", libs[i] + 1);
+		return -1;
+	}
+	return 0;
 }
 
 /* --run WORKLOAD CONFIG COUNT LIST NOFILE, as worker_run() builds it. */
