@@ -47,7 +47,7 @@ bats_require_minimum_version 1.5.0
 # summed), 20 to 25 s a mode here: two tests, to keep each
 # within its bound. Under TSan the handler would run at the next
 # intercepted call, never at the instruction the signal came to; under ASan
-# each round steps twice as many instructions.
+# the run of the modes took six minutes.
 @test "the last sigaction wins, at whatever instruction of it a handler's own sigaction interrupts: bare, off, pidfd, threaded" {
 	not_sanitized "the plain build's run steps into every instruction"
 	run -0 "$FIX/sigaction_every_instruction"
