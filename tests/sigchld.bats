@@ -43,22 +43,6 @@ bats_require_minimum_version 1.5.0
 	passes_in_every_mode "$FIX/vfork_sigaction" forked
 }
 
-# Each run single-steps its child up to 600,000 times (the rounds' lengths
-# summed), 20 to 25 s a mode here: two tests, to keep each
-# within its bound. Under TSan the handler would run at the next
-# intercepted call, never at the instruction the signal came to; under ASan
-# the run of the modes took six minutes.
-@test "the last sigaction wins, at whatever instruction of it a handler's own sigaction interrupts: bare, off, pidfd, threaded" {
-	not_sanitized "the plain build's run steps into every instruction"
-	run -0 "$FIX/sigaction_every_instruction"
-	passes_in_modes "off threaded pidfd" "$FIX/sigaction_every_instruction"
-}
-
-@test "the same in safe and fast, whose relay always stands in" {
-	not_sanitized "the plain build's run steps into every instruction"
-	passes_in_modes "safe fast" "$FIX/sigaction_every_instruction"
-}
-
 @test "a forked child changes SIGCHLD from its parent's handler as bare: each change returns the one before, its handler runs, ignoring reaps" {
 	run -0 "$FIX/forked_sigaction"
 	passes_in_every_mode "$FIX/forked_sigaction"
