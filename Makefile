@@ -52,8 +52,12 @@ $(B)/libcwcore.a: $(LIB_OBJ)
 # Lazy binding (no -z now): the shim imports some eighty libc functions and
 # most processes it starts in call few of them; binding them all at load
 # cost every exec'd process a fifth of its start (callgrind, /bin/true).
+# No start files: their _init, _fini and crtstuff's destructor are code on
+# pages of their own that every process would run, for a library that
+# registers nothing with atexit and is never unloaded.
 $(B)/libchildwatch.so: $(SHIM_OBJ) $(LIB_OBJ) shim/exports.map
-	$(CC) -shared -pthread -Wl,--version-script=shim/exports.map \
+	$(CC) -shared -nostartfiles -pthread \
+		-Wl,--version-script=shim/exports.map \
 		-Wl,-soname,$(CW_SONAME) -Wl,-z,relro $(LDFLAGS) \
 		-o $@ $(SHIM_OBJ) $(LIB_OBJ) -ldl
 

@@ -47,7 +47,7 @@ CW_HOT static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
  */
 CW_HOT static atomic_int owner;
 
-static void slot_write(unsigned slot, const struct sigaction *act)
+CW_CHILD_CODE static void slot_write(unsigned slot, const struct sigaction *act)
 {
 	union words u = { .act = *act };
 
@@ -59,7 +59,8 @@ static void slot_write(unsigned slot, const struct sigaction *act)
 				      memory_order_relaxed);
 }
 
-CW_RAW_HANDLER struct sigaction cw__disposition_read(unsigned *gen)
+CW_CHILD_CODE CW_RAW_HANDLER struct sigaction
+cw__disposition_read(unsigned *gen)
 {
 	union words u;
 
@@ -79,7 +80,7 @@ CW_RAW_HANDLER struct sigaction cw__disposition_read(unsigned *gen)
 	return u.act;
 }
 
-CW_RAW_HANDLER bool cw__disposition_current(unsigned gen)
+CW_CHILD_CODE CW_RAW_HANDLER bool cw__disposition_current(unsigned gen)
 {
 	return atomic_load(&current) == gen;
 }
@@ -89,19 +90,19 @@ CW_RAW_HANDLER bool cw__disposition_reset(unsigned gen)
 	return atomic_compare_exchange_strong(&current, &gen, gen | RESET);
 }
 
-void cw__disposition_lock(sigset_t *saved)
+CW_CHILD_CODE void cw__disposition_lock(sigset_t *saved)
 {
 	cw__signals_block(saved);
 	pthread_mutex_lock(&lock);
 }
 
-void cw__disposition_unlock(const sigset_t *saved)
+CW_CHILD_CODE void cw__disposition_unlock(const sigset_t *saved)
 {
 	pthread_mutex_unlock(&lock);
 	cw__signals_restore(saved);
 }
 
-unsigned cw__disposition_swap(const struct sigaction *act,
+CW_CHILD_CODE unsigned cw__disposition_swap(const struct sigaction *act,
 			      struct sigaction *old)
 {
 	unsigned cur = atomic_load(&current), next = (cur >> 1) + 1;
@@ -134,7 +135,7 @@ void cw__disposition_init(const struct sigaction *inherited)
 	slot_write(0, inherited);
 }
 
-bool cw__disposition_borrowed(void)
+CW_CHILD_CODE bool cw__disposition_borrowed(void)
 {
 	pid_t self = getpid();
 	pid_t was = atomic_load(&owner);

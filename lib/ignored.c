@@ -92,7 +92,7 @@ void cw__wait_created(void)
 		cw__ignored_reap();
 }
 
-void cw__wait_sigchld_ignored(bool on)
+CW_CHILD_CODE void cw__wait_sigchld_ignored(bool on)
 {
 	struct cw__child *c;
 	sigset_t saved;

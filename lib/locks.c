@@ -18,14 +18,13 @@ CW_HOT static atomic_bool armed;
  * From fork's prepare handler to its parent and child handlers: the
  * forking thread's mask, and whether it took the locks. Per thread, as
  * threads may be in fork at once: glibc runs prepare handlers outside its
- * atfork lock. Initial-exec: no allocation, safe in a handler.
+ * atfork lock.
  *
  * Each is written only when it changed. Every fork leaves the parent's
  * pages write-protected, so a write of the same value to this thread's
  * TLS page would cost a page fault per fork; a loop that forks keeps the
  * same mask and thread count from one fork to the next.
  */
-#define CW_TLS __thread __attribute__((tls_model("initial-exec")))
 static CW_TLS sigset_t fork_mask;
 /* With one thread and every signal blocked, nobody can hold a lock: taking
  * them would only make the parent write, and so copy, the pages they live

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <string.h>
 
 #include "mode.h"
 #include "sys.h"
@@ -15,10 +14,20 @@ CW_HOT static char mode_names[][sizeof "threaded"] = {
 	[CW_MODE_PIDFD] = "pidfd",
 };
 
-int cw__mode_parse(const char *name, enum cw__mode *mode)
+/* strcmp's answer, without libc: in every process that sets
+ * CHILDWATCH_MODE, its lazy binding and code would be pages of libc's that
+ * most never otherwise run. */
+CW_START_CODE static bool names_equal(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+CW_START_CODE int cw__mode_parse(const char *name, enum cw__mode *mode)
 {
 	for (unsigned i = 0; i < sizeof mode_names / sizeof *mode_names; i++) {
-		if (strcmp(name, mode_names[i]) == 0) {
+		if (names_equal(name, mode_names[i])) {
 			*mode = i;
 			return 0;
 		}

@@ -134,7 +134,7 @@ CW_CHILD_CODE void cw__reaper_fork_child(void)
 	cw__table_reset();
 }
 
-bool cw__reaper_sigchld_driven(void)
+CW_CHILD_CODE bool cw__reaper_sigchld_driven(void)
 {
 	return cw__strategy && cw__strategy->sigchld_driven;
 }

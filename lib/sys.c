@@ -139,7 +139,7 @@ CW_RAW_HANDLER void cw__futex_wake_all(_Atomic uint32_t *word)
 
 enum { ONCE_NEW, ONCE_RUNNING, ONCE_WAITED, ONCE_DONE };
 
-void cw__once(cw__once_t *once, void (*fn)(void))
+CW_START_CODE void cw__once(cw__once_t *once, void (*fn)(void))
 {
 	uint32_t state = ONCE_NEW;
 
@@ -165,7 +165,7 @@ void cw__once(cw__once_t *once, void (*fn)(void))
 _Static_assert(_NSIG / 8 == sizeof(unsigned long), "a word of signals");
 #define SIGBIT(sig) (1UL << ((sig) - 1))
 
-void cw__signals_block(sigset_t *old)
+CW_CHILD_CODE void cw__signals_block(sigset_t *old)
 {
 	/* sigfillset's, in 8 bytes of stack rather than 128, and not
 	 * static: a forked child would fault in the page of read-only data
@@ -274,7 +274,7 @@ int cw__fd_park(int fd)
 	return parked < 0 ? -EMFILE : parked;
 }
 
-bool cw__sys_same_memory(pid_t a, pid_t b)
+CW_CHILD_CODE bool cw__sys_same_memory(pid_t a, pid_t b)
 {
 	return RAW(SYS_kcmp, a, b, KCMP_VM, 0, 0) == 0;
 }
@@ -308,7 +308,7 @@ void cw__sys_pages_put(void *p, size_t bytes)
 	RAW(SYS_munmap, p, bytes);
 }
 
-pid_t cw__sys_getppid(void)
+CW_CHILD_CODE pid_t cw__sys_getppid(void)
 {
 	return RAW(SYS_getppid);
 }

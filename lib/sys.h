@@ -68,6 +68,13 @@
 /* Code every forked child runs, on as few pages as it fits: a page of code
  * the child executes is a fault too. */
 #define CW_CHILD_CODE __attribute__((section(".text.hot.cw_child")))
+/* Code every process runs as the shim loads: beside the constructor, which
+ * the compiler puts in .text.startup, on the page of code the loader's
+ * first call into the shim faults in. */
+#define CW_START_CODE __attribute__((section(".text.startup.cw")))
+
+/* Initial-exec: no allocation, so safe in a handler. */
+#define CW_TLS __thread __attribute__((tls_model("initial-exec")))
 
 /* errno back as it was, written only if it changed: after a fork, a write
  * to the thread's page copies it. */

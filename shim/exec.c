@@ -15,7 +15,7 @@
 
 extern char **environ;
 
-static bool exec_begin(const struct cw__caller *by, const char *path,
+CW_CHILD_CODE static bool exec_begin(const struct cw__caller *by, const char *path,
 		       char *const argv[])
 {
 	/* Before the shim started, SIGCHLD is as the program left it, and
@@ -49,25 +49,25 @@ static void exec_failed(const struct cw__caller *by, const char *path,
 		r_;                                              \
 	})
 
-CW_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+CW_CHILD_CODE CW_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
 	return EXEC_TRACED("execve", path, argv, REAL(execve)(path, argv, envp));
 }
 
-CW_EXPORT int execv(const char *path, char *const argv[])
+CW_CHILD_CODE CW_EXPORT int execv(const char *path, char *const argv[])
 {
 	return EXEC_TRACED("execv", path, argv,
 			   REAL(execve)(path, argv, environ));
 }
 
-CW_EXPORT int execvpe(const char *file, char *const argv[],
+CW_CHILD_CODE CW_EXPORT int execvpe(const char *file, char *const argv[],
 		      char *const envp[])
 {
 	return EXEC_TRACED("execvpe", file, argv,
 			   REAL(execvpe)(file, argv, envp));
 }
 
-CW_EXPORT int execvp(const char *file, char *const argv[])
+CW_CHILD_CODE CW_EXPORT int execvp(const char *file, char *const argv[])
 {
 	return EXEC_TRACED("execvp", file, argv,
 			   REAL(execvpe)(file, argv, environ));

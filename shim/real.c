@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/uio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,7 +29,11 @@ static cw__once_t symbols_once, settings_once, start_once;
  * with sigaction. Waiting there for the once we are inside would hang for
  * good.
  */
-static _Atomic pthread_t starting;
+static const void *_Atomic starting;
+/* This thread, by the address of its own byte: pthread_self() would bind,
+ * and fault in a page of libc's, in every process the shim loads in. */
+static CW_TLS char this_thread_byte;
+#define THIS_THREAD ((const void *)&this_thread_byte)
 
 static void mode_refuse(const char *value)
 {
@@ -69,7 +74,7 @@ static void symbols_resolve(void)
 
 static void real_symbols(void)
 {
-	atomic_store(&starting, pthread_self());
+	atomic_store(&starting, THIS_THREAD);
 	symbols_resolve();
 	atomic_store(&starting, 0);
 }
@@ -83,23 +88,54 @@ static enum cw__mode mode_asked = CW_MODE_DEFAULT;
 CW_HOT static char mode_variable[] = "CHILDWATCH_MODE";
 CW_HOT static char trace_variable[] = "CHILDWATCH_TRACE";
 
-static void settings_read(void)
+/*
+ * getenv's answer, read in every process with no call into libc: getenv,
+ * secure_getenv and the lazy binding of each run code on pages of libc's
+ * that a process which never forks (most of a shell's) would not touch.
+ */
+CW_START_CODE static const char *env_value(const char *name)
 {
-	int saved_errno = errno;
-	const char *value;
+	for (char **entry = environ; *entry; entry++) {
+		const char *v = *entry, *n = name;
 
-	atomic_store(&starting, pthread_self());
-	value = secure_getenv(mode_variable);
-	if (value && cw__mode_parse(value, &mode_asked) < 0)
-		mode_refuse(value);
-	/* secure_getenv: a setuid program writes no trace for its caller. */
-	value = secure_getenv(trace_variable);
-	if (value && *value) {
-		cw__trace_open(value);
-		cw__shim_tracing = cw__trace_on();
+		while (*n && *v == *n)
+			v++, n++;
+		if (!*n && *v == '=')
+			return v + 1;
+	}
+	return NULL;
+}
+
+/*
+ * A set-user-ID program reads neither variable, as with secure_getenv:
+ * its caller picks neither its mode nor a file for it to write. Asked only
+ * where a variable matters, at the same cost as getenv's: a bad mode about
+ * to be refused, a trace about to be opened, a mode about to be used.
+ */
+static bool secure(void)
+{
+	return getauxval(AT_SECURE) != 0;
+}
+
+CW_START_CODE static void settings_read(void)
+{
+	const char *mode, *trace;
+
+	atomic_store(&starting, THIS_THREAD);
+	mode = env_value(mode_variable);
+	if (mode && cw__mode_parse(mode, &mode_asked) < 0 && !secure())
+		mode_refuse(mode);
+	trace = env_value(trace_variable);
+	if (trace && *trace) {
+		int saved_errno = errno;
+
+		if (!secure()) {
+			cw__trace_open(trace);
+			cw__shim_tracing = cw__trace_on();
+		}
+		cw__errno_restore(saved_errno);
 	}
 	atomic_store(&starting, 0);
-	cw__errno_restore(saved_errno);
 }
 
 static void shim_start(void)
@@ -107,7 +143,9 @@ static void shim_start(void)
 	int saved_errno = errno;
 	struct sigaction inherited = { .sa_handler = SIG_DFL };
 
-	atomic_store(&starting, pthread_self());
+	atomic_store(&starting, THIS_THREAD);
+	if (mode_asked != CW_MODE_DEFAULT && secure())
+		mode_asked = CW_MODE_DEFAULT;
 	/* Before the reaper installs its own: a forked or exec'd process
 	 * inherits SIG_IGN, and the report needs it to name the kernel as
 	 * what reaped a child this process then cannot wait for. */
@@ -124,13 +162,13 @@ static void shim_start(void)
 	cw__errno_restore(saved_errno);
 }
 
-void cw__real_init(void)
+CW_CHILD_CODE void cw__real_init(void)
 {
 	/* Called back from our own start: the symbols are resolved again
 	 * (dlsym's lock is recursive; the values are the same), and until
 	 * shim_start has set the mode the call goes straight to libc. */
-	if (pthread_equal(atomic_load_explicit(&starting, memory_order_relaxed),
-			  pthread_self())) {
+	if (atomic_load_explicit(&starting, memory_order_relaxed) ==
+	    THIS_THREAD) {
 		symbols_resolve();
 		return;
 	}
@@ -149,7 +187,7 @@ void cw__real_init(void)
 /* The program has installed a signal handler. */
 static bool handler_installed;
 
-void cw__shim_handler_coming(cw__handler handler)
+CW_CHILD_CODE void cw__shim_handler_coming(cw__handler handler)
 {
 	if (handler == SIG_DFL || handler == SIG_IGN || handler == SIG_HOLD)
 		return;

@@ -36,7 +36,8 @@ CW_RAW_HANDLER static bool ignoring(const struct sigaction *prog)
 }
 
 /* The real disposition that gives the program the one it asked for. */
-CW_RAW_HANDLER static struct sigaction real_for(const struct sigaction *prog)
+CW_CHILD_CODE CW_RAW_HANDLER static struct sigaction
+real_for(const struct sigaction *prog)
 {
 	struct sigaction act = *prog;
 	int kept = SA_RESTART | SA_NODEFER | SA_ONSTACK | SA_NOCLDSTOP;
@@ -54,7 +55,7 @@ CW_RAW_HANDLER static struct sigaction real_for(const struct sigaction *prog)
 
 /* Makes prog the program's disposition in the kernel, the kernel's
  * before it to *was unless NULL. Change lock held. */
-static int real_install(const struct sigaction *prog, struct sigaction *was)
+CW_CHILD_CODE static int real_install(const struct sigaction *prog, struct sigaction *was)
 {
 	struct sigaction real = real_for(prog);
 
@@ -119,7 +120,7 @@ CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
 /* disposition_swap in a vfork child, or where the store need not change:
  * the kernel's disposition only. Returns -1, or whether the relay stood in
  * (*old is then the program's, from the store). */
-static int kernel_swap(const struct sigaction *act, struct sigaction *old)
+CW_CHILD_CODE static int kernel_swap(const struct sigaction *act, struct sigaction *old)
 {
 	struct sigaction was;
 	unsigned cur;
@@ -140,7 +141,7 @@ static int kernel_swap(const struct sigaction *act, struct sigaction *old)
  * may have reset a SA_RESETHAND handler since), and need not be written.
  * *gen is the store's generation as read.
  */
-static bool kernel_exact(const struct sigaction *act, unsigned *gen)
+CW_CHILD_CODE static bool kernel_exact(const struct sigaction *act, unsigned *gen)
 {
 	struct sigaction prog;
 
@@ -150,7 +151,7 @@ static bool kernel_exact(const struct sigaction *act, unsigned *gen)
 	return !ignoring(&prog);
 }
 
-static int disposition_swap(const struct sigaction *act,
+CW_CHILD_CODE static int disposition_swap(const struct sigaction *act,
 			    struct sigaction *old)
 {
 	sigset_t saved;
@@ -223,7 +224,7 @@ static bool mediated(int sig)
  * which is the caller's, and the shim's start keeps it. Reading it would
  * cost a child that resets SIGCHLD before it execs (bash's) the fault of
  * libc's page of __errno_location. */
-static int sigaction_do(int sig, const struct sigaction *act,
+CW_CHILD_CODE static int sigaction_do(int sig, const struct sigaction *act,
 			struct sigaction *old)
 {
 	if (act)
@@ -336,7 +337,7 @@ static void disposition_read(struct sigaction *sa)
 		REAL(sigaction)(SIGCHLD, NULL, sa);
 }
 
-static bool trace_begin(int sig, struct sigaction *before)
+CW_CHILD_CODE static bool trace_begin(int sig, struct sigaction *before)
 {
 	if (sig != SIGCHLD)
 		return false;
@@ -372,7 +373,7 @@ static void trace_end(const struct cw__caller *by,
 		r_;                                                      \
 	})
 
-CW_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+CW_CHILD_CODE CW_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	return SIGCHLD_TRACED("sigaction", sig, sigaction_do(sig, act, old));
 }
@@ -413,7 +414,7 @@ CW_EXPORT int siginterrupt(int sig, int flag)
  * Called in the process about to exec (a fork or vfork child has its own
  * dispositions); cw__sigchld_exec_failed() puts the relay back.
  */
-void cw__sigchld_exec_begin(void)
+CW_CHILD_CODE void cw__sigchld_exec_begin(void)
 {
 	struct sigaction real, ign = { .sa_handler = SIG_IGN };
 	unsigned cur;

@@ -69,6 +69,17 @@ lookups()
 		sed -n "s/.*binding file [^ ]*libchildwatch.so .* normal symbol \`\([a-zA-Z_0-9]*\)'\$/\1/p"
 }
 
+# calls MODE CMD...: the libc functions the shim called in CMD, one a line:
+# the loader binds each as it is first called, after the shim's constructor
+# has begun (the data the shim reads, it binds before).
+calls()
+{
+	local mode=$1
+	shift
+	env CHILDWATCH_MODE="$mode" LD_DEBUG=bindings LD_PRELOAD="$CW_PRELOAD" "$@" 2>&1 >/dev/null |
+		sed -n "/calling init: .*libchildwatch.so/,\$ s/.*binding file [^ ]*libchildwatch.so .* normal symbol \`\([a-zA-Z_0-9]*\)' \[.*/\1/p"
+}
+
 # The floor is an empty preloaded library, which the loader maps as it
 # maps the shim: a mapping of the shim's own, its .bss grown past its last
 # page for one, would show as one more mmap.
@@ -84,10 +95,31 @@ lookups()
 			{ printf 'mode %s, empty library:\n%s\nthe shim:\n%s\n' "$mode" "$floor" "$output"; false; }
 		run -0 lookups "$mode" /bin/true
 		[[ -z $output ]] || { echo "mode $mode looked up: $output"; false; }
+		run -0 calls "$mode" /bin/true
+		[[ -z $output ]] || { echo "mode $mode called: $output"; false; }
 		# cat closes stdout at exit: fclose, which a popen() stream
 		# would make the shim's, is looked up and nothing else.
 		run -0 lookups "$mode" cat /dev/null
 		[[ $output == fclose ]] || { echo "mode $mode, cat looked up: $output"; false; }
+	done
+}
+
+# Each page of code a process runs costs it: a fault where its page table
+# does not map it yet (a forked child's maps none of a library's code), and
+# on a host that shadows page tables, the hypervisor's mapping of it. The
+# shim's start is beside its constructor, and what a forked child runs
+# before it execs (bash's resets SIGCHLD) is beside fork's return.
+@test "a program that never forks runs one page of the shim's code, and a bash command's forked child two before it execs, in every mode" {
+	not_sanitized "the runtime's own code runs in the shim's"
+	need valgrind
+	need bash
+	local mode
+	for mode in off "${CW_MODES[@]}"; do
+		run -0 python3 "$BATS_TEST_DIRNAME/fixtures/code_pages.py" "$CW_PRELOAD" "$mode" /bin/true
+		[[ $output == 1 ]] || { echo "mode $mode: /bin/true ran $output pages"; false; }
+		run -0 python3 "$BATS_TEST_DIRNAME/fixtures/code_pages.py" "$CW_PRELOAD" "$mode" bash -c '/bin/true; :'
+		((${#lines[@]} == 2 && lines[1] <= 2)) ||
+			{ echo "mode $mode: bash and its child ran ${lines[*]} pages"; false; }
 	done
 }
 

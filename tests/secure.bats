@@ -36,3 +36,9 @@ cw_teardown()
 		"$DIR/secure"
 	[[ ! -e $DIR/trace ]] || false
 }
+
+@test "a set-user-ID program runs in the default mode whatever CHILDWATCH_MODE names" {
+	# off lets a waitpid(-1) take popen's child: the fixture exits 4.
+	run -4 env CHILDWATCH_MODE=off "$FIX/secure"
+	run -0 env CHILDWATCH_MODE=off "$DIR/secure"
+}
