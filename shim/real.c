@@ -107,10 +107,12 @@ CW_START_CODE static const char *env_value(const char *name)
 }
 
 /*
- * A set-user-ID program reads neither variable, as with secure_getenv:
- * its caller picks neither its mode nor a file for it to write. Asked only
- * where a variable matters, at the same cost as getenv's: a bad mode about
- * to be refused, a trace about to be opened, a mode about to be used.
+ * Whether the kernel made this a set-user-ID program (AT_SECURE), which
+ * reads neither variable, as with secure_getenv: its caller picks neither
+ * its mode nor a file for it to write. Asked only where a variable
+ * matters: a bad mode about to be refused, a trace about to be opened, a
+ * mode about to be used. Not of the environment, which the program may
+ * have cleared by then.
  */
 static bool secure(void)
 {
