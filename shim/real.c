@@ -23,7 +23,7 @@ atomic_bool cw__shim_debugging;
 static cw__once_t symbols_once, settings_once, start_once;
 /*
  * The thread inside any of the onces, while it is. What the shim calls
- * while it starts (secure_getenv, strcmp, dlsym's malloc) may be another
+ * while it starts (getauxval, dlsym's malloc) may be another
  * library's that calls back into an interposer: a sanitizer's runtime
  * starts up on its first intercepted call and installs its signal handlers
  * with sigaction. Waiting there for the once we are inside would hang for

@@ -78,6 +78,7 @@ bats_require_minimum_version 1.5.0
 	for mode in "${CW_MODES[@]}"; do
 		run -0 --separate-stderr strace -qq -e trace=waitid,rt_sigaction \
 			-E CHILDWATCH_MODE="$mode" -E LD_PRELOAD="$CW_PRELOAD" \
+			-E CHILDWATCH_TRACE="$BATS_TEST_TMPDIR/strace-$mode" \
 			"$FIX/start_reentry"
 		[[ $stderr == *WNOWAIT*"rt_sigaction(SIGUSR1, NULL"* ]] ||
 			{ echo "mode $mode: the shim started after main: $stderr"; false; }
