@@ -47,7 +47,8 @@ CW_HOT static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
  */
 CW_HOT static atomic_int owner;
 
-CW_CHILD_CODE static void slot_write(unsigned slot, const struct sigaction *act)
+CW_CHILD_CODE static void slot_write(unsigned slot,
+				     const struct sigaction *act)
 {
 	union words u = { .act = *act };
 
@@ -103,7 +104,7 @@ CW_CHILD_CODE void cw__disposition_unlock(const sigset_t *saved)
 }
 
 CW_CHILD_CODE unsigned cw__disposition_swap(const struct sigaction *act,
-			      struct sigaction *old)
+					    struct sigaction *old)
 {
 	unsigned cur = atomic_load(&current), next = (cur >> 1) + 1;
 

@@ -15,8 +15,8 @@
 
 extern char **environ;
 
-CW_CHILD_CODE static bool exec_begin(const struct cw__caller *by, const char *path,
-		       char *const argv[])
+CW_CHILD_CODE static bool exec_begin(const struct cw__caller *by,
+				     const char *path, char *const argv[])
 {
 	/* Before the shim started, SIGCHLD is as the program left it, and
 	 * there is no trace (real.c). */
@@ -49,7 +49,8 @@ static void exec_failed(const struct cw__caller *by, const char *path,
 		r_;                                              \
 	})
 
-CW_CHILD_CODE CW_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+CW_CHILD_CODE CW_EXPORT int execve(const char *path, char *const argv[],
+				   char *const envp[])
 {
 	return EXEC_TRACED("execve", path, argv, REAL(execve)(path, argv, envp));
 }
@@ -61,7 +62,7 @@ CW_CHILD_CODE CW_EXPORT int execv(const char *path, char *const argv[])
 }
 
 CW_CHILD_CODE CW_EXPORT int execvpe(const char *file, char *const argv[],
-		      char *const envp[])
+				    char *const envp[])
 {
 	return EXEC_TRACED("execvpe", file, argv,
 			   REAL(execvpe)(file, argv, envp));

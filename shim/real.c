@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/uio.h>

@@ -55,7 +55,8 @@ real_for(const struct sigaction *prog)
 
 /* Makes prog the program's disposition in the kernel, the kernel's
  * before it to *was unless NULL. Change lock held. */
-CW_CHILD_CODE static int real_install(const struct sigaction *prog, struct sigaction *was)
+CW_CHILD_CODE static int real_install(const struct sigaction *prog,
+				      struct sigaction *was)
 {
 	struct sigaction real = real_for(prog);
 
@@ -120,7 +121,8 @@ CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
 /* disposition_swap in a vfork child, or where the store need not change:
  * the kernel's disposition only. Returns -1, or whether the relay stood in
  * (*old is then the program's, from the store). */
-CW_CHILD_CODE static int kernel_swap(const struct sigaction *act, struct sigaction *old)
+CW_CHILD_CODE static int kernel_swap(const struct sigaction *act,
+				     struct sigaction *old)
 {
 	struct sigaction was;
 	unsigned cur;
@@ -141,7 +143,8 @@ CW_CHILD_CODE static int kernel_swap(const struct sigaction *act, struct sigacti
  * may have reset a SA_RESETHAND handler since), and need not be written.
  * *gen is the store's generation as read.
  */
-CW_CHILD_CODE static bool kernel_exact(const struct sigaction *act, unsigned *gen)
+CW_CHILD_CODE static bool kernel_exact(const struct sigaction *act,
+				       unsigned *gen)
 {
 	struct sigaction prog;
 
@@ -152,7 +155,7 @@ CW_CHILD_CODE static bool kernel_exact(const struct sigaction *act, unsigned *ge
 }
 
 CW_CHILD_CODE static int disposition_swap(const struct sigaction *act,
-			    struct sigaction *old)
+					  struct sigaction *old)
 {
 	sigset_t saved;
 	unsigned was, gen;
@@ -225,7 +228,7 @@ static bool mediated(int sig)
  * cost a child that resets SIGCHLD before it execs (bash's) the fault of
  * libc's page of __errno_location. */
 CW_CHILD_CODE static int sigaction_do(int sig, const struct sigaction *act,
-			struct sigaction *old)
+				      struct sigaction *old)
 {
 	if (act)
 		cw__shim_handler_coming(act->sa_handler);
@@ -373,7 +376,8 @@ static void trace_end(const struct cw__caller *by,
 		r_;                                                      \
 	})
 
-CW_CHILD_CODE CW_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+CW_CHILD_CODE CW_EXPORT int sigaction(int sig, const struct sigaction *act,
+				      struct sigaction *old)
 {
 	return SIGCHLD_TRACED("sigaction", sig, sigaction_do(sig, act, old));
 }
