@@ -54,10 +54,11 @@ $(B)/libcwcore.a: $(LIB_OBJ)
 # cost every exec'd process a fifth of its start (callgrind, /bin/true).
 # No start files: their _init, _fini and crtstuff's destructor are code on
 # pages of their own that every process would run, for a library that
-# registers nothing with atexit and is never unloaded.
-$(B)/libchildwatch.so: $(SHIM_OBJ) $(LIB_OBJ) shim/exports.map
+# registers nothing with atexit and is never unloaded. layout.ld groups the
+# code by who runs it.
+$(B)/libchildwatch.so: $(SHIM_OBJ) $(LIB_OBJ) shim/exports.map shim/layout.ld
 	$(CC) -shared -nostartfiles -pthread \
-		-Wl,--version-script=shim/exports.map \
+		-Wl,--version-script=shim/exports.map -Wl,-T,shim/layout.ld \
 		-Wl,-soname,$(CW_SONAME) -Wl,-z,relro $(LDFLAGS) \
 		-o $@ $(SHIM_OBJ) $(LIB_OBJ) -ldl
 

@@ -11,7 +11,7 @@
 
 #define THREAD_STACK (64 * 1024)
 
-void cw__child_unwatch(struct cw__child *c)
+CW_PARENT_CODE void cw__child_unwatch(struct cw__child *c)
 {
 	if (c->state == CHILD_RUNNING)
 		cw__strategy->unwatch(c);
@@ -40,13 +40,15 @@ void cw__child_vanished(struct cw__child *c)
 	cw__table_move(c, CHILD_COLLECTED);
 }
 
-void cw__child_exit_seen(struct cw__child *c, const siginfo_t *si)
+CW_PARENT_CODE void cw__child_exit_seen(struct cw__child *c,
+					const siginfo_t *si)
 {
-	cw__trace_exited(c->pid, si);
+	if (cw__trace_on())
+		cw__trace_exited(c->pid, si);
 	cw__child_exited(c);
 }
 
-void cw__child_probe(struct cw__child *c)
+CW_PARENT_CODE void cw__child_probe(struct cw__child *c)
 {
 	siginfo_t si = { 0 };
 	int r = cw__sys_waitid(P_PID, c->pid, &si,
@@ -67,7 +69,7 @@ static bool gone_with_the_rest(const struct cw__child *c)
 	return !c->specific_waiters && c->owner != CW_OWNER_COMMAND;
 }
 
-void cw__children_gone(void)
+CW_PARENT_CODE void cw__children_gone(void)
 {
 	struct cw__child *c, *tmp;
 
@@ -101,7 +103,7 @@ static void scan_running(void)
 		cw__child_probe(c);
 }
 
-void cw__collect_scan(void)
+CW_PARENT_CODE void cw__collect_scan(void)
 {
 	siginfo_t si;
 	pid_t r = cw__kernel_next_exit(P_ALL, 0, &si);
@@ -141,7 +143,7 @@ void cw__collect_picked(void)
 	scan_running();
 }
 
-bool cw__catch_up_heard(idtype_t idtype, id_t id)
+CW_PARENT_CODE bool cw__catch_up_heard(idtype_t idtype, id_t id)
 {
 	(void)idtype;
 	(void)id;
@@ -154,7 +156,7 @@ bool cw__catch_up_heard(idtype_t idtype, id_t id)
 	return true;
 }
 
-bool cw__catch_up_kernel(idtype_t idtype, id_t id)
+CW_PARENT_CODE bool cw__catch_up_kernel(idtype_t idtype, id_t id)
 {
 	siginfo_t si;
 	pid_t pid = cw__kernel_next_exit(idtype, id, &si);
@@ -177,7 +179,7 @@ void cw__watch_by_sigchld(struct cw__child *c)
 	cw__table_watched(c);
 }
 
-void cw__unwatch_nothing(struct cw__child *c)
+CW_PARENT_CODE void cw__unwatch_nothing(struct cw__child *c)
 {
 	(void)c;
 }

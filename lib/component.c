@@ -135,7 +135,7 @@ static bool object_of(const void *site, uint64_t *object)
 	return false;
 }
 
-bool cw__same_component(const void *a, const void *b)
+CW_PARENT_CODE bool cw__same_component(const void *a, const void *b)
 {
 	uint64_t oa, ob;
 

@@ -18,7 +18,8 @@ static pid_t pgid_of(const struct cw__child *c)
 }
 
 /* Whether the kernel would give c to w, whoever c's owner. */
-bool cw__kernel_match(const struct cw__child *c, const struct cw__wait *w)
+CW_PARENT_CODE bool cw__kernel_match(const struct cw__child *c,
+				     const struct cw__wait *w)
 {
 	if ((w->options & __WNOTHREAD) &&
 	    !pthread_equal(c->creator, pthread_self()))
@@ -26,7 +27,8 @@ bool cw__kernel_match(const struct cw__child *c, const struct cw__wait *w)
 	return w->idtype != P_PGID || pgid_of(c) == (pid_t)w->id;
 }
 
-bool cw__matches(const struct cw__child *c, const struct cw__wait *w)
+CW_PARENT_CODE bool cw__matches(const struct cw__child *c,
+				  const struct cw__wait *w)
 {
 	return c->owner == w->as && cw__kernel_match(c, w);
 }
@@ -50,7 +52,7 @@ void cw__child_keep(struct cw__child *c, const siginfo_t *si,
 	c->ru = *ru;
 }
 
-bool cw__is_exit(int code)
+CW_PARENT_CODE bool cw__is_exit(int code)
 {
 	return code == CLD_EXITED || code == CLD_KILLED || code == CLD_DUMPED;
 }
@@ -76,7 +78,7 @@ void cw__record_keep(struct cw__child *c, const struct cw__caller *by,
  *   Any other wait for it, the taker's own again included, gets ECHILD,
  *   as bare: a loop that waits until ECHILD never sees a status twice.
  */
-void cw__consumed(struct cw__child *c, const struct cw__wait *w)
+CW_PARENT_CODE void cw__consumed(struct cw__child *c, const struct cw__wait *w)
 {
 	bool by_pid = w->idtype == P_PID;
 
@@ -91,7 +93,7 @@ void cw__consumed(struct cw__child *c, const struct cw__wait *w)
 
 /* Hands c's event to w if it has one w asked for: the pid, 0 when it has
  * none, -ECHILD when c turned out to be gone. */
-int cw__deliver(struct cw__child *c, struct cw__wait *w)
+CW_PARENT_CODE int cw__deliver(struct cw__child *c, struct cw__wait *w)
 {
 	pid_t pid = c->pid;
 	int r;
@@ -176,7 +178,7 @@ bool cw__record_claim(struct cw__child *c, enum cw__owner owner,
 	return true;
 }
 
-void cw__records_unclaimed_drop(void)
+CW_PARENT_CODE void cw__records_unclaimed_drop(void)
 {
 	struct cw__child *c, *tmp;
 

@@ -127,7 +127,7 @@ void cw__disposition_undo(unsigned was)
 	atomic_store(&current, (next + 1) << 1 | (was & RESET));
 }
 
-void cw__disposition_init(const struct sigaction *inherited)
+CW_PARENT_CODE void cw__disposition_init(const struct sigaction *inherited)
 {
 	static const struct cw__lock_ops locks = { .mutex = &lock };
 

@@ -17,7 +17,7 @@
 
 CW_HOT static atomic_bool ignored;
 
-bool cw__autoreaping(void)
+CW_PARENT_CODE bool cw__autoreaping(void)
 {
 	return atomic_load(&ignored);
 }
@@ -85,7 +85,7 @@ void cw__children_autoreap(void)
 	cw__table_unlock(&saved);
 }
 
-void cw__wait_created(void)
+CW_PARENT_CODE void cw__wait_created(void)
 {
 	/* Its SIGCHLD may have come before it was known, and gone unheeded. */
 	if (atomic_load(&ignored) && !cw__table_creating())

@@ -36,7 +36,7 @@ static CW_TLS bool fork_locked;
 static CW_TLS unsigned fork_taken;
 _Static_assert(CW_LOCK_RANKS <= 8 * sizeof fork_taken, "a bit per rank");
 
-static void locks_take(void)
+CW_PARENT_CODE static void locks_take(void)
 {
 	bool locked = !__libc_single_threaded;
 	unsigned taken = 0;
@@ -63,7 +63,7 @@ static void locks_take(void)
 }
 
 /* Signals stay blocked: see cw__locks_fork. */
-static void locks_release_held(void)
+CW_PARENT_CODE static void locks_release_held(void)
 {
 	for (int i = CW_LOCK_RANKS - 1; i >= 0; i--) {
 		const struct cw__lock_ops *r = ranks[i];
@@ -77,7 +77,7 @@ static void locks_release_held(void)
 	}
 }
 
-static void locks_release(void)
+CW_PARENT_CODE static void locks_release(void)
 {
 	locks_release_held();
 	cw__signals_restore(&fork_mask);
@@ -116,7 +116,7 @@ CW_CHILD_CODE static void locks_child(void)
  */
 static cw__atfork_register *_Atomic arming_with;
 
-static void handlers_install(void)
+CW_PARENT_CODE static void handlers_install(void)
 {
 	cw__atfork_register *with = atomic_load(&arming_with);
 
@@ -126,7 +126,7 @@ static void handlers_install(void)
 	locks_release();
 }
 
-void cw__locks_arm(cw__atfork_register *with)
+CW_PARENT_CODE void cw__locks_arm(cw__atfork_register *with)
 {
 	atomic_store(&arming_with, with);
 	cw__once(&handlers_once, handlers_install);
@@ -190,8 +190,8 @@ CW_CHILD_CODE pid_t cw__locks_fork(pid_t (*fork_fn)(void),
 	return pid;
 }
 
-void cw__locks_register(enum cw__lock_rank rank,
-			const struct cw__lock_ops *ops)
+CW_PARENT_CODE void cw__locks_register(enum cw__lock_rank rank,
+				       const struct cw__lock_ops *ops)
 {
 	atomic_store(&ranks[rank], ops);
 }

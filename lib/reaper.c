@@ -27,14 +27,14 @@ CW_HOT enum cw__mode cw__reaper_mode_asked = CW_MODE_OFF;
 CW_HOT atomic_bool cw__sigchld_uncollected;
 CW_HOT void (*cw__reaper_starter)(void);
 
-void cw__child_creating(void)
+CW_PARENT_CODE void cw__child_creating(void)
 {
 	cw__table_creating_begin();
 }
 
 /* masked: every signal is blocked already (fork's, see locks.h). */
-static void child_enter(pid_t pid, enum cw__owner owner,
-			const struct cw__caller *by, bool masked)
+CW_PARENT_CODE static void child_enter(pid_t pid, enum cw__owner owner,
+				       const struct cw__caller *by, bool masked)
 {
 	struct cw__child *c;
 	sigset_t saved;
@@ -73,18 +73,19 @@ static void created(pid_t pid, enum cw__owner owner,
 		    const struct cw__caller *by, const char *command,
 		    bool masked)
 {
-	if (pid > 0)
+	if (pid > 0 && cw__trace_on())
 		cw__trace_spawn(pid, by, command);
 	child_enter(pid, owner, by, masked);
 }
 
-void cw__child_created(pid_t pid, enum cw__owner owner,
-		       const struct cw__caller *by, const char *command)
+CW_PARENT_CODE void cw__child_created(pid_t pid, enum cw__owner owner,
+				      const struct cw__caller *by,
+				      const char *command)
 {
 	created(pid, owner, by, command, false);
 }
 
-void cw__child_forked(pid_t pid, bool masked, const void *by)
+CW_PARENT_CODE void cw__child_forked(pid_t pid, bool masked, const void *by)
 {
 	created(pid, CW_OWNER_PROGRAM, by, NULL, masked);
 }
@@ -139,7 +140,7 @@ CW_CHILD_CODE bool cw__reaper_sigchld_driven(void)
 	return cw__strategy && cw__strategy->sigchld_driven;
 }
 
-CW_RAW_HANDLER void cw__reaper_sigchld_heard(void)
+CW_PARENT_CODE CW_RAW_HANDLER void cw__reaper_sigchld_heard(void)
 {
 	atomic_store(&cw__sigchld_uncollected, true);
 	cw__table_changed();
@@ -167,7 +168,7 @@ static pid_t parent_of(const char *pid)
  * Most programs start with none, which one wait tells at no cost; only
  * then is /proc searched for them.
  */
-static void adopt_children(void)
+CW_PARENT_CODE static void adopt_children(void)
 {
 	/* The image before exec traced their creation. */
 	static const struct cw__caller inherited = { "exec", NULL };
@@ -192,7 +193,7 @@ static void adopt_children(void)
 	closedir(proc);
 }
 
-void cw__reaper_init(enum cw__mode mode)
+CW_PARENT_CODE void cw__reaper_init(enum cw__mode mode)
 {
 	static const struct cw__strategy *const strategies[] = {
 		[CW_MODE_SAFE] = &cw__strategy_safe,

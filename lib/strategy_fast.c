@@ -23,8 +23,10 @@ static bool collect_one(struct cw__child *c)
 
 	if (r < 0 || si.si_pid != c->pid)
 		return false;
-	cw__trace_exited(c->pid, &si);
-	cw__trace_reaped(c->pid, &si);
+	if (cw__trace_on()) {
+		cw__trace_exited(c->pid, &si);
+		cw__trace_reaped(c->pid, &si);
+	}
 	c->code = si.si_code;
 	c->status = si.si_status;
 	c->uid = si.si_uid;
@@ -34,7 +36,7 @@ static bool collect_one(struct cw__child *c)
 	return true;
 }
 
-static void fast_collect(void)
+CW_PARENT_CODE static void fast_collect(void)
 {
 	for (;;) {
 		siginfo_t si = { 0 };

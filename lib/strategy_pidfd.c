@@ -128,7 +128,7 @@ fallback:
 	cw__strategy_threaded.watch(c);
 }
 
-static void pidfd_unwatch(struct cw__child *c)
+CW_PARENT_CODE static void pidfd_unwatch(struct cw__child *c)
 {
 	if (c->pidfd >= 0) {
 		cw__sys_close(c->pidfd);
@@ -178,7 +178,7 @@ CW_CHILD_CODE static void pidfd_forked(void)
 
 /* Readiness is set as a watched child exits; children nobody watches are
  * caught up with as threaded does, from the kernel's own pick. */
-static bool pidfd_catch_up(idtype_t idtype, id_t id)
+CW_PARENT_CODE static bool pidfd_catch_up(idtype_t idtype, id_t id)
 {
 	pidfd_drain();
 	return cw__catch_up_kernel(idtype, id);

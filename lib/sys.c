@@ -77,8 +77,8 @@ CW_RAW_HANDLER static long raw6(long n, long a, long b, long c, long d,
 	     (long)(f))
 #define RAW(...) RAW_(__VA_ARGS__, 0, 0, 0, 0, 0, 0)
 
-int cw__sys_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
-		   struct rusage *ru)
+CW_PARENT_CODE int cw__sys_waitid(idtype_t idtype, id_t id, siginfo_t *si,
+				  int options, struct rusage *ru)
 {
 	return RAW(SYS_waitid, idtype, id, si, options, ru);
 }
@@ -88,7 +88,7 @@ int cw__sys_pidfd_open(pid_t pid)
 	return RAW(SYS_pidfd_open, pid, 0);
 }
 
-pid_t cw__sys_getpgid(pid_t pid)
+CW_PARENT_CODE pid_t cw__sys_getpgid(pid_t pid)
 {
 	return RAW(SYS_getpgid, pid);
 }
@@ -182,17 +182,17 @@ CW_CHILD_CODE void cw__signals_restore(const sigset_t *old)
 	RAW(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
 }
 
-bool cw__signals_equal(const sigset_t *a, const sigset_t *b)
+CW_PARENT_CODE bool cw__signals_equal(const sigset_t *a, const sigset_t *b)
 {
 	return !memcmp(a, b, _NSIG / 8);
 }
 
-void cw__signals_copy(sigset_t *to, const sigset_t *from)
+CW_PARENT_CODE void cw__signals_copy(sigset_t *to, const sigset_t *from)
 {
 	memcpy(to, from, _NSIG / 8);
 }
 
-void cw__signals_add(sigset_t *set, int sig)
+CW_PARENT_CODE void cw__signals_add(sigset_t *set, int sig)
 {
 	unsigned long word;
 
@@ -284,12 +284,12 @@ pid_t cw__sys_gettid(void)
 	return RAW(SYS_gettid);
 }
 
-pid_t cw__sys_getpid(void)
+CW_PARENT_CODE pid_t cw__sys_getpid(void)
 {
 	return RAW(SYS_getpid);
 }
 
-void *cw__sys_pages(size_t bytes, bool wipe_on_fork)
+CW_PARENT_CODE void *cw__sys_pages(size_t bytes, bool wipe_on_fork)
 {
 	long p = RAW(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -313,7 +313,7 @@ CW_CHILD_CODE pid_t cw__sys_getppid(void)
 	return RAW(SYS_getppid);
 }
 
-CW_RAW_HANDLER int cw__sys_close(int fd)
+CW_PARENT_CODE CW_RAW_HANDLER int cw__sys_close(int fd)
 {
 	/* Linux releases the descriptor even when close reports EINTR, so a
 	 * retry could close a number another thread just got: never retry. */

@@ -65,13 +65,19 @@
  * (readelf -S), not a promise of the ABI.
  */
 #define CW_HOT __attribute__((section("cw_hot")))
-/* Code every forked child runs, on as few pages as it fits: a page of code
- * the child executes is a fault too. */
-#define CW_CHILD_CODE __attribute__((section(".text.hot.cw_child")))
-/* Code every process runs as the shim loads: beside the constructor, which
- * the compiler puts in .text.startup, on the page of code the loader's
- * first call into the shim faults in. */
+/*
+ * Code by who runs it, each on as few pages as it fits: a page of code a
+ * process runs is a fault too, and on a host that shadows page tables a
+ * trip to the hypervisor. shim/layout.ld lays them out in this order.
+ * Every process runs the start, as the shim loads; a forked child what it
+ * runs before it execs; a process that makes children and waits for them
+ * the parent's path, in whatever mode. A bash running commands runs seven
+ * pages of the shim's code so; scattered over .text, the same functions
+ * were on twelve.
+ */
 #define CW_START_CODE __attribute__((section(".text.startup.cw")))
+#define CW_CHILD_CODE __attribute__((section(".text.hot.cw_child")))
+#define CW_PARENT_CODE __attribute__((section(".text.hot.cw_parent")))
 
 /* Initial-exec: no allocation, so safe in a handler. */
 #define CW_TLS __thread __attribute__((tls_model("initial-exec")))

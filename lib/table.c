@@ -76,7 +76,7 @@ static struct cw__table spare = TABLE_INIT;
  * parent's. */
 CW_HOT static _Atomic int wake_fd = -1;
 
-static struct cw__table *table_get(void)
+CW_PARENT_CODE static struct cw__table *table_get(void)
 {
 	struct cw__table *t = atomic_load(&table), *fresh;
 	struct cw__table_first *first;
@@ -100,34 +100,34 @@ static struct cw__table_first *first_of(struct cw__table *t)
 	return t == &spare ? NULL : (struct cw__table_first *)t;
 }
 
-void cw__table_lock(sigset_t *saved)
+CW_PARENT_CODE void cw__table_lock(sigset_t *saved)
 {
 	cw__signals_block(saved);
 	pthread_mutex_lock(&table_get()->lock);
 }
 
-void cw__table_unlock(const sigset_t *saved)
+CW_PARENT_CODE void cw__table_unlock(const sigset_t *saved)
 {
 	pthread_mutex_unlock(&table_get()->lock);
 	cw__signals_restore(saved);
 }
 
-void cw__table_masked_lock(void)
+CW_PARENT_CODE void cw__table_masked_lock(void)
 {
 	pthread_mutex_lock(&table_get()->lock);
 }
 
-void cw__table_masked_unlock(void)
+CW_PARENT_CODE void cw__table_masked_unlock(void)
 {
 	pthread_mutex_unlock(&table_get()->lock);
 }
 
-uint32_t cw__table_seq(void)
+CW_PARENT_CODE uint32_t cw__table_seq(void)
 {
 	return atomic_load(&table_get()->seq);
 }
 
-CW_RAW_HANDLER void cw__table_changed(void)
+CW_PARENT_CODE CW_RAW_HANDLER void cw__table_changed(void)
 {
 	struct cw__table *t = atomic_load(&table);
 
@@ -292,7 +292,7 @@ static struct cw__child *child_alloc(void)
 	return t->unused++;
 }
 
-struct cw__child *cw__table_find(pid_t pid)
+CW_PARENT_CODE struct cw__child *cw__table_find(pid_t pid)
 {
 	struct cw__table *t = table_get();
 	struct cw__child *c;
@@ -305,12 +305,12 @@ struct cw__child *cw__table_find(pid_t pid)
 	return c;
 }
 
-struct cw__child *cw__table_running_first(void)
+CW_PARENT_CODE struct cw__child *cw__table_running_first(void)
 {
 	return table_get()->running.head;
 }
 
-struct cw__child *cw__table_ready_first(void)
+CW_PARENT_CODE struct cw__child *cw__table_ready_first(void)
 {
 	return table_get()->ready.head;
 }
@@ -321,21 +321,21 @@ struct cw__child *cw__table_records_first(void)
 }
 
 /* None makes the table: where there is none, there is no child. */
-bool cw__table_children(void)
+CW_PARENT_CODE bool cw__table_children(void)
 {
 	struct cw__table *t = atomic_load(&table);
 
 	return t && atomic_load(&t->children) > 0;
 }
 
-bool cw__table_program_children(void)
+CW_PARENT_CODE bool cw__table_program_children(void)
 {
 	struct cw__table *t = atomic_load(&table);
 
 	return t && atomic_load(&t->program_children) > 0;
 }
 
-bool cw__table_ready_none(void)
+CW_PARENT_CODE bool cw__table_ready_none(void)
 {
 	struct cw__table *t = atomic_load(&table);
 
@@ -358,7 +358,7 @@ static pid_t creator_tid(struct cw__table *t)
 	return t->pid;
 }
 
-void cw__table_creator(struct cw__child *c)
+CW_PARENT_CODE void cw__table_creator(struct cw__child *c)
 {
 	struct cw__table *t = table_get();
 	pid_t tid = creator_tid(t);
@@ -370,22 +370,22 @@ void cw__table_creator(struct cw__child *c)
 		t->many_creators = true;
 }
 
-bool cw__table_many_creators(void)
+CW_PARENT_CODE bool cw__table_many_creators(void)
 {
 	return table_get()->many_creators;
 }
 
-void cw__table_creating_begin(void)
+CW_PARENT_CODE void cw__table_creating_begin(void)
 {
 	atomic_fetch_add(&table_get()->creating, 1);
 }
 
-bool cw__table_creating_end(void)
+CW_PARENT_CODE bool cw__table_creating_end(void)
 {
 	return atomic_fetch_sub(&table_get()->creating, 1) == 1;
 }
 
-bool cw__table_creating(void)
+CW_PARENT_CODE bool cw__table_creating(void)
 {
 	struct cw__table *t = atomic_load(&table);
 
@@ -413,8 +413,8 @@ static size_t live_count(void)
 	return t->running.len + t->ready.len + t->records.len;
 }
 
-struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
-				pthread_t creator)
+CW_PARENT_CODE struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
+					       pthread_t creator)
 {
 	struct cw__table *t = table_get();
 	struct cw__child *c = cw__table_find(pid);
@@ -446,7 +446,7 @@ struct cw__child *cw__table_add(pid_t pid, enum cw__owner owner,
 	return c;
 }
 
-void cw__table_move(struct cw__child *c, enum cw__state state)
+CW_PARENT_CODE void cw__table_move(struct cw__child *c, enum cw__state state)
 {
 	struct cw__table *t = table_get();
 
@@ -466,7 +466,7 @@ void cw__table_move(struct cw__child *c, enum cw__state state)
 	cw__table_changed();
 }
 
-void cw__table_remove(struct cw__child *c)
+CW_PARENT_CODE void cw__table_remove(struct cw__child *c)
 {
 	struct cw__table *t = table_get();
 	struct cw__child **pp = &t->buckets[bucket_of(c->pid, t->nbuckets)];

@@ -21,7 +21,9 @@
 
 #define CW_TRACE_VERSION 1
 
-/* The trace's descriptor, or -1: tracing off costs one load and a branch. */
+/* The trace's descriptor, or -1: tracing off costs one load and a branch.
+ * Every event checks it; the fork and wait path checks it first, so that
+ * a process that does not trace runs no page of this file's code. */
 extern atomic_int cw__trace_fd;
 
 static inline bool cw__trace_on(void)

@@ -84,7 +84,8 @@ static void theft_note(struct cw__child *c, const struct cw__wait *w)
 
 /* c is w's to take: w is its owner's wait, and no wait for this very pid
  * is ahead of it. A theft averted is noted on the way. */
-static bool takeable(struct cw__child *c, const struct cw__wait *w)
+CW_PARENT_CODE static bool takeable(struct cw__child *c,
+				    const struct cw__wait *w)
 {
 	if (c->specific_waiters || c->owner != w->as) {
 		if (cw__kernel_match(c, w))
@@ -138,7 +139,8 @@ static struct cw__child *oldest_exit(const struct cw__wait *w,
  * kernel would: the kernel looks at them in the order they were created,
  * and takes the first with an event asked for, an exit or a stop alike.
  */
-static int take_ranked(struct cw__wait *w, const struct rank_filter *f)
+CW_PARENT_CODE static int take_ranked(struct cw__wait *w,
+				      const struct rank_filter *f)
 {
 	bool stops = w->options & (WSTOPPED | WCONTINUED);
 	struct cw__child *c, *tmp, *exit;
@@ -189,7 +191,7 @@ static bool rank_next(const struct cw__wait *w, struct rank_filter *f)
 	return found;
 }
 
-static int take_any(struct cw__wait *w)
+CW_PARENT_CODE static int take_any(struct cw__wait *w)
 {
 	struct rank_filter f = { .on = cw__table_many_creators() };
 	int r;
@@ -230,7 +232,7 @@ static bool kernel_asked(const struct cw__wait *w, int woke)
 }
 
 /* woke: block()'s answer before this look, 0 for the first. */
-static int take(struct cw__wait *w, int woke)
+CW_PARENT_CODE static int take(struct cw__wait *w, int woke)
 {
 	bool more;
 	int r;
@@ -310,7 +312,8 @@ static int block_until_changed(uint32_t seq, sigset_t *saved)
  * the table, locked again, then says whose it is. seq is the table's
  * sequence when w last looked at it. Returns with the table locked.
  */
-static int peek_then_lock(struct cw__wait *w, uint32_t seq, sigset_t *saved)
+CW_PARENT_CODE static int peek_then_lock(struct cw__wait *w, uint32_t seq,
+					 sigset_t *saved)
 {
 	int peek = (w->options & (WEXITED | WSTOPPED | WCONTINUED |
 				  __WNOTHREAD | __WALL | __WCLONE)) | WNOWAIT;
@@ -621,7 +624,7 @@ out:
 }
 
 /* Under off the shim only traces: the kernel answers every wait. */
-int cw__wait(struct cw__wait *w)
+CW_PARENT_CODE int cw__wait(struct cw__wait *w)
 {
 	int r = !cw__reaper_mediating() ? wait_kernel(w)
 					       : wait_mediated(w);
@@ -640,7 +643,7 @@ int cw__wait_sleep(struct cw__wait *w, uint32_t seq)
 	return r;
 }
 
-int cw__wait_status(const siginfo_t *si)
+CW_PARENT_CODE int cw__wait_status(const siginfo_t *si)
 {
 	switch (si->si_code) {
 	case CLD_EXITED:

@@ -86,6 +86,7 @@ CW_EXPORT pid_t forkpty(int *master, char *name, const struct termios *term,
  * shim has any state: so, in a sanitizer's build, nothing here is
  * instrumented, and nothing it calls then is.
  */
+CW_PARENT_CODE
 __attribute__((no_sanitize("address", "thread", "undefined"))) CW_EXPORT int
 __register_atfork(void (*prepare)(void), void (*parent)(void),
 		  void (*child)(void), void *dso)

@@ -185,7 +185,7 @@ CW_EXPORT int pclose(FILE *stream)
 
 /* glibc's fclose() of a popen() stream waits for the child and returns its
  * status, as pclose() does; programs rely on it. */
-CW_EXPORT int fclose(FILE *stream)
+CW_PARENT_CODE CW_EXPORT int fclose(FILE *stream)
 {
 	struct piped *p;
 

@@ -49,7 +49,7 @@ static void mode_refuse(const char *value)
 	_exit(2);
 }
 
-void *cw__real_lookup(void **slot, const char *name)
+CW_PARENT_CODE void *cw__real_lookup(void **slot, const char *name)
 {
 	int saved_errno = errno;
 	void *fn = dlsym(RTLD_NEXT, name);
@@ -62,7 +62,7 @@ void *cw__real_lookup(void **slot, const char *name)
 #define EAGER 1
 #define LAZY 0
 
-static void symbols_resolve(void)
+CW_PARENT_CODE static void symbols_resolve(void)
 {
 #define CW_REAL_RESOLVE(when, type, name, params) \
 	if (when)                                   \
@@ -71,7 +71,7 @@ static void symbols_resolve(void)
 #undef CW_REAL_RESOLVE
 }
 
-static void real_symbols(void)
+CW_PARENT_CODE static void real_symbols(void)
 {
 	atomic_store(&starting, THIS_THREAD);
 	symbols_resolve();
@@ -139,7 +139,7 @@ CW_START_CODE static void settings_read(void)
 	atomic_store(&starting, 0);
 }
 
-static void shim_start(void)
+CW_PARENT_CODE static void shim_start(void)
 {
 	int saved_errno = errno;
 	struct sigaction inherited = { .sa_handler = SIG_DFL };
@@ -158,7 +158,8 @@ static void shim_start(void)
 	} else if (cw__shim_tracing) {
 		cw__reaper_forks();
 	}
-	cw__trace_start(mode_asked, cw__reaper_mode, &inherited);
+	if (cw__shim_tracing)
+		cw__trace_start(mode_asked, cw__reaper_mode, &inherited);
 	atomic_store(&starting, 0);
 	cw__errno_restore(saved_errno);
 }

@@ -90,7 +90,8 @@ CW_RAW_HANDLER static void kernel_follow(void)
  * must not be instrumented (see CW_RAW_HANDLER). Under TSan, the program's
  * handler it calls is TSan's own, which defers the program's.
  */
-CW_RAW_HANDLER static void relay(int sig, siginfo_t *si, void *uc)
+CW_PARENT_CODE CW_RAW_HANDLER static void
+relay(int sig, siginfo_t *si, void *uc)
 {
 	int saved_errno = errno;
 	struct sigaction act;
@@ -201,7 +202,7 @@ CW_CHILD_CODE static int disposition_swap(const struct sigaction *act,
 	return r;
 }
 
-void cw__sigchld_init(void)
+CW_PARENT_CODE void cw__sigchld_init(void)
 {
 	struct sigaction inherited = { .sa_handler = SIG_DFL };
 	/* SIG_IGN survives exec; anything else arrives as SIG_DFL. */
@@ -238,8 +239,8 @@ CW_CHILD_CODE static int sigaction_do(int sig, const struct sigaction *act,
 }
 
 /* signal() with BSD semantics, as glibc gives it. */
-static cw__handler handler_install(cw__handler handler, int flags,
-				   bool mask_self)
+CW_PARENT_CODE static cw__handler handler_install(cw__handler handler,
+						  int flags, bool mask_self)
 {
 	struct sigaction act = { .sa_handler = handler, .sa_flags = flags };
 	struct sigaction old;
@@ -260,7 +261,7 @@ static cw__handler handler_install(cw__handler handler, int flags,
 	return old.sa_handler;
 }
 
-static cw__handler signal_do(int sig, cw__handler handler)
+CW_PARENT_CODE static cw__handler signal_do(int sig, cw__handler handler)
 {
 	cw__shim_handler_coming(handler);
 	if (!mediated(sig))
@@ -382,7 +383,7 @@ CW_CHILD_CODE CW_EXPORT int sigaction(int sig, const struct sigaction *act,
 	return SIGCHLD_TRACED("sigaction", sig, sigaction_do(sig, act, old));
 }
 
-CW_EXPORT cw__handler signal(int sig, cw__handler handler)
+CW_PARENT_CODE CW_EXPORT cw__handler signal(int sig, cw__handler handler)
 {
 	return SIGCHLD_TRACED("signal", sig, signal_do(sig, handler));
 }
@@ -456,7 +457,7 @@ void cw__sigchld_exec_failed(void)
  * that window is reaped by the kernel, as bare. Returns whether
  * cw__sigchld_spawn_end() must follow.
  */
-bool cw__sigchld_spawn_begin(void)
+CW_PARENT_CODE bool cw__sigchld_spawn_begin(void)
 {
 	struct sigaction prog;
 	sigset_t saved;

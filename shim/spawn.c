@@ -9,11 +9,11 @@ typedef int spawn_fn(pid_t *, const char *, const posix_spawn_file_actions_t *,
 		     const posix_spawnattr_t *, char *const[], char *const[]);
 
 /* The pid is needed even when the caller passes NULL for it. */
-static int spawn_tracked(spawn_fn *spawn, const struct cw__caller *by,
-			 pid_t *pid, const char *path,
-			 const posix_spawn_file_actions_t *actions,
-			 const posix_spawnattr_t *attr, char *const argv[],
-			 char *const envp[])
+CW_PARENT_CODE static int
+spawn_tracked(spawn_fn *spawn, const struct cw__caller *by, pid_t *pid,
+	      const char *path, const posix_spawn_file_actions_t *actions,
+	      const posix_spawnattr_t *attr, char *const argv[],
+	      char *const envp[])
 {
 	int saved_errno = errno;
 	bool ignoring = cw__sigchld_spawn_begin();
@@ -32,10 +32,11 @@ static int spawn_tracked(spawn_fn *spawn, const struct cw__caller *by,
 	return r;
 }
 
-CW_EXPORT int posix_spawn(pid_t *pid, const char *path,
-			  const posix_spawn_file_actions_t *actions,
-			  const posix_spawnattr_t *attr, char *const argv[],
-			  char *const envp[])
+CW_PARENT_CODE CW_EXPORT int
+posix_spawn(pid_t *pid, const char *path,
+	    const posix_spawn_file_actions_t *actions,
+	    const posix_spawnattr_t *attr, char *const argv[],
+	    char *const envp[])
 {
 	if (cw__shim_off())
 		return REAL(posix_spawn)(pid, path, actions, attr, argv, envp);
@@ -43,10 +44,11 @@ CW_EXPORT int posix_spawn(pid_t *pid, const char *path,
 			     path, actions, attr, argv, envp);
 }
 
-CW_EXPORT int posix_spawnp(pid_t *pid, const char *file,
-			   const posix_spawn_file_actions_t *actions,
-			   const posix_spawnattr_t *attr, char *const argv[],
-			   char *const envp[])
+CW_PARENT_CODE CW_EXPORT int
+posix_spawnp(pid_t *pid, const char *file,
+	     const posix_spawn_file_actions_t *actions,
+	     const posix_spawnattr_t *attr, char *const argv[],
+	     char *const envp[])
 {
 	if (cw__shim_off())
 		return REAL(posix_spawnp)(pid, file, actions, attr, argv, envp);

@@ -6,8 +6,9 @@
  * for each side, and let only the parent (which runs after the child has
  * exec'd or exited) go on into C.
  */
+/* The child returns through it before it execs: CW_CHILD_CODE's section. */
 #if defined(__x86_64__)
-	.text
+	.section .text.hot.cw_child, "ax", @progbits
 	.globl	vfork
 	.type	vfork, @function
 vfork:
@@ -26,7 +27,7 @@ vfork:
 1:	ret
 	.size	vfork, .-vfork
 #elif defined(__aarch64__)
-	.text
+	.section .text.hot.cw_child, "ax", %progbits
 	.globl	vfork
 	.type	vfork, %function
 vfork:

@@ -12,15 +12,16 @@ pid_t cw__vfork_end(long r, const void *site);
 
 /* Both halves ask the same question, of what never changes after start,
  * so that every creation begun is ended. */
-__attribute__((visibility("hidden"))) void cw__vfork_begin(void)
+CW_PARENT_CODE __attribute__((visibility("hidden"))) void
+cw__vfork_begin(void)
 {
 	if (cw__shim_active())
 		cw__child_creating();
 }
 
 /* site: where vfork returns to, which only the assembly knows. */
-__attribute__((visibility("hidden"))) pid_t cw__vfork_end(long r,
-							  const void *site)
+CW_PARENT_CODE __attribute__((visibility("hidden"))) pid_t
+cw__vfork_end(long r, const void *site)
 {
 	const struct cw__caller by = { "vfork", site };
 	int saved_errno = errno;

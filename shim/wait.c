@@ -20,8 +20,9 @@
 	(WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | __WNOTHREAD | \
 	 __WCLONE | __WALL)
 
-pid_t cw__shim_wait4(pid_t pid, int *status, int options, struct rusage *ru,
-		     const struct cw__caller *by)
+CW_PARENT_CODE pid_t cw__shim_wait4(pid_t pid, int *status, int options,
+				    struct rusage *ru,
+				    const struct cw__caller *by)
 {
 	int saved_errno = errno;
 	struct cw__wait w = {
@@ -65,21 +66,23 @@ pid_t cw__shim_wait4(pid_t pid, int *status, int options, struct rusage *ru,
 	return r;
 }
 
-CW_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
+CW_PARENT_CODE CW_EXPORT pid_t wait4(pid_t pid, int *status, int options,
+				     struct rusage *ru)
 {
 	if (cw__shim_off())
 		return REAL(wait4)(pid, status, options, ru);
 	return cw__shim_wait4(pid, status, options, ru, CW_CALLER("wait4"));
 }
 
-CW_EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
+CW_PARENT_CODE CW_EXPORT pid_t wait3(int *status, int options,
+				     struct rusage *ru)
 {
 	if (cw__shim_off())
 		return REAL(wait3)(status, options, ru);
 	return cw__shim_wait4(-1, status, options, ru, CW_CALLER("wait3"));
 }
 
-CW_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+CW_PARENT_CODE CW_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
 {
 	if (cw__shim_off())
 		return REAL(waitpid)(pid, status, options);
@@ -87,15 +90,16 @@ CW_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
 			      CW_CALLER("waitpid"));
 }
 
-CW_EXPORT pid_t wait(int *status)
+CW_PARENT_CODE CW_EXPORT pid_t wait(int *status)
 {
 	if (cw__shim_off())
 		return REAL(wait)(status);
 	return cw__shim_wait4(-1, status, 0, NULL, CW_CALLER("wait"));
 }
 
-int cw__shim_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
-		    struct rusage *ru, const struct cw__caller *by)
+CW_PARENT_CODE int cw__shim_waitid(idtype_t idtype, id_t id, siginfo_t *si,
+				   int options, struct rusage *ru,
+				   const struct cw__caller *by)
 {
 	int saved_errno = errno;
 	struct cw__wait w = {
@@ -136,7 +140,8 @@ int cw__shim_waitid(idtype_t idtype, id_t id, siginfo_t *si, int options,
 	return 0;
 }
 
-CW_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *si, int options)
+CW_PARENT_CODE CW_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *si,
+				    int options)
 {
 	if (cw__shim_off())
 		return REAL(waitid)(idtype, id, si, options);
