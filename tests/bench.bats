@@ -9,20 +9,21 @@ bats_require_minimum_version 1.5.0
 	not_sanitized "a benchmark, and it preloads the shim alone into its workers"
 	run -0 "$CW_BUILD/bench" --smoke --csv "$BATS_TEST_TMPDIR/b.csv" \
 		--plot "$BATS_TEST_TMPDIR/b.png" \
-		--workloads fork,vfork,spawn,batch,scale,latency,memory
-	for workload in fork vfork spawn batch scale latency memory; do
+		--workloads fork,vfork,spawn,batch,scale,latency,latency-handler,memory
+	for workload in fork vfork spawn batch scale latency latency-handler \
+		memory; do
 		grep -q "^### $workload[:,] " <<<"$output" ||
 			{ echo "no table for $workload"; false; }
 		grep -q "^$workload," "$BATS_TEST_TMPDIR/b.csv" ||
 			{ echo "no CSV rows for $workload"; false; }
 	done
 	for config in bare empty safe fast threaded pidfd; do
-		(($(grep -c "^| $config |" <<<"$output") == 8)) ||
+		(($(grep -c "^| $config |" <<<"$output") == 9)) ||
 			{ echo "$config lacks a row in some table"; false; }
 	done
 	# The floor of LD_PRELOAD is its own baseline in the time tables. The
 	# peak RSS after it keeps out a scale row whose growth is 1.00.
-	(($(grep -Ec '^\| empty \| [0-9]+ \| [0-9.]+ \| 1\.00 \| [0-9]+ \|' <<<"$output") == 5)) ||
+	(($(grep -Ec '^\| empty \| [0-9]+ \| [0-9.]+ \| 1\.00 \| [0-9]+ \|' <<<"$output") == 6)) ||
 		{ echo "a time table lacks the ratio to empty"; false; }
 	if command -v gnuplot >/dev/null; then
 		[[ -s $BATS_TEST_TMPDIR/b.png ]] || { echo "no plot"; false; }

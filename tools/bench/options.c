@@ -14,6 +14,7 @@ const char *const workload_names[WL_COUNT] = {
 	[WL_FORK] = "fork",	  [WL_VFORK] = "vfork",
 	[WL_SPAWN] = "spawn",	  [WL_BATCH] = "batch",
 	[WL_SCALE] = "scale",	  [WL_LATENCY] = "latency",
+	[WL_LATENCY_HANDLER] = "latency-handler",
 	[WL_MEMORY] = "memory",	  [WL_REAL] = "real",
 };
 
@@ -26,6 +27,8 @@ const char *const workload_titles[WL_COUNT] = {
 	[WL_SCALE] = "one more fork + _exit + wait with N idle children alive",
 	[WL_LATENCY] = "exit-to-wake latency of a thread blocked in "
 		       "waitpid(-1)",
+	[WL_LATENCY_HANDLER] = "the same, the program handling SIGCHLD (a "
+			       "handler that does nothing)",
 	[WL_MEMORY] = "RSS, threads and descriptors per live idle child",
 	[WL_REAL] = "real programs as whole process trees",
 };
@@ -38,7 +41,8 @@ static const char usage_text[] =
 	"Measures childwatch against bare libc; prints a Markdown table per\n"
 	"workload, writes every raw figure to a CSV file and, with gnuplot on\n"
 	"PATH, plots the scaling workload.\n"
-	"  --workloads LIST  fork,vfork,spawn,batch,scale,latency,memory,real\n"
+	"  --workloads LIST  fork,vfork,spawn,batch,scale,latency,\n"
+	"                    latency-handler,memory,real\n"
 	"                    (default: all); real is the table of real "
 	"programs\n"
 	"  --modes LIST      bare,empty,safe,fast,threaded,pidfd,off "
@@ -60,7 +64,8 @@ static const char usage_text[] =
 	"                    start --live or max(--scale) children (2)\n"
 	"  --children N      children per repetition for fork, vfork, spawn "
 	"and\n"
-	"                    batch; latency uses at most 500 of them (2000)\n"
+	"                    batch; the latencies use at most 500 of them\n"
+	"                    (2000)\n"
 	"  --scale LIST      idle children alive in the scaling workload\n"
 	"                    (0,100,1000,10000); 200 timed rounds each, or as "
 	"many\n"
@@ -194,6 +199,7 @@ int workload_count(const struct options *o, enum workload wl)
 	case WL_SCALE:
 		return o->children < SCALE_ROUNDS ? o->children : SCALE_ROUNDS;
 	case WL_LATENCY:
+	case WL_LATENCY_HANDLER:
 		return o->children < LATENCY_ROUNDS ? o->children :
 						      LATENCY_ROUNDS;
 	case WL_MEMORY:

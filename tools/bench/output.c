@@ -54,6 +54,7 @@ void csv_run(struct bench *b, enum workload wl, const struct config *c,
 		csv_row(b, name, c, param, rep, run->v[3], "open() works");
 		break;
 	case WL_LATENCY:
+	case WL_LATENCY_HANDLER:
 		csv_row(b, name, c, param, rep, run->v[0], "ns");
 		break;
 	default:
@@ -112,6 +113,7 @@ static double target_limit(enum workload wl, const struct config *c)
 	case WL_SCALE:
 		return mode_is(c, "safe") ? 3.0 : 1.2;
 	case WL_LATENCY:
+	case WL_LATENCY_HANDLER:
 		return 1.2;
 	case WL_MEMORY:
 		/* Past the descriptor limit pidfd falls back to a thread
@@ -162,6 +164,7 @@ static int empty_config(const struct bench *b)
 
 void table_time(struct bench *b, enum workload wl, struct run *runs)
 {
+	bool latency = wl == WL_LATENCY || wl == WL_LATENCY_HANDLER;
 	const struct options *o = b->opt;
 	double bare = runs_median(runs, o->reps, 0);
 	int e = empty_config(b);
@@ -173,11 +176,11 @@ void table_time(struct bench *b, enum workload wl, struct run *runs)
 		printf("%d batches per rep", batches_of(o->children));
 	else
 		printf("%d %s per rep", workload_count(o, wl),
-		       wl == WL_LATENCY ? "exits" : "children");
+		       latency ? "exits" : "children");
 	printf(", median of %d reps; ratio to bare's median%s.\n\n", o->reps,
 	       e < 0 ? "" : " and to empty's (an empty preloaded library)");
 	printf("| config | %s | ratio to bare |%s peak RSS (KiB) | target |\n",
-	       wl == WL_LATENCY ? "median exit-to-wake (ns)" :
+	       latency ? "median exit-to-wake (ns)" :
 				  "median ns/child",
 	       e < 0 ? "" : " ratio to empty |");
 	printf("|---|--:|--:|%s--:|---|\n", e < 0 ? "" : "--:|");
