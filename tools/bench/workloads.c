@@ -432,7 +432,7 @@ static void sigchld_handled(int sig)
  */
 static int work_latency(const struct job *j, double *out)
 {
-	struct losses l = { "latency", 0 };
+	struct losses l = { workload_names[j->wl], 0 };
 	double *ns = calloc(j->count, sizeof *ns);
 	_Atomic int64_t *exit_ns = mmap(NULL, sizeof *exit_ns,
 					PROT_READ | PROT_WRITE,
@@ -443,7 +443,7 @@ static int work_latency(const struct job *j, double *out)
 	int n = 0, r = -1, err;
 
 	if (!ns || exit_ns == MAP_FAILED) {
-		fprintf(stderr, "bench: latency: out of memory\n");
+		fprintf(stderr, "bench: %s: out of memory\n", l.what);
 		goto out_free;
 	}
 	if (j->wl == WL_LATENCY_HANDLER) {
@@ -457,7 +457,7 @@ static int work_latency(const struct job *j, double *out)
 	sem_init(&w.done, 0, 0);
 	err = pthread_create(&waiter, NULL, latency_waiter, &w);
 	if (err) {
-		fprintf(stderr, "bench: latency: pthread_create: %s\n",
+		fprintf(stderr, "bench: %s: pthread_create: %s\n", l.what,
 			strerror(err));
 		goto out_free;
 	}
@@ -471,7 +471,7 @@ static int work_latency(const struct job *j, double *out)
 			_exit(code);
 		}
 		if (pid < 0) {
-			fprintf(stderr, "bench: latency: fork: %s\n",
+			fprintf(stderr, "bench: %s: fork: %s\n", l.what,
 				strerror(errno));
 			forked_all = false;
 			break;
