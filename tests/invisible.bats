@@ -80,19 +80,24 @@ calls()
 		sed -n "/calling init: .*libchildwatch.so/,\$ s/.*binding file [^ ]*libchildwatch.so .* normal symbol \`\([a-zA-Z_0-9]*\)' \[.*/\1/p"
 }
 
-# The floor is an empty preloaded library, which the loader maps as it
-# maps the shim: a mapping of the shim's own, its .bss grown past its last
-# page for one, would show as one more mmap.
-@test "a program that creates no child, waits for none and installs no handler makes the system calls it makes under an empty preloaded library, and the shim looks up nothing" {
+# The floor is an empty preloaded library, built as anyone would build one:
+# four segments, and RELRO's mprotect after relocation. The shim's code and
+# read-only data are one segment and its writable state one page, without
+# RELRO (Makefile): the loader maps it with two mmaps and the mprotect
+# fewer, and a mapping of the shim's own, its .bss grown past that page for
+# one, would show as a call the floor does not make.
+@test "a program that creates no child, waits for none and installs no handler makes no system call it does not make under an empty preloaded library, the loader maps the shim with two mmaps and an mprotect fewer, and the shim looks up nothing" {
 	not_sanitized "the runtime makes calls and lookups of its own"
 	need_ptrace
-	local mode floor
+	local mode floor extra fewer
 	floor=$(syscall_names "$CW_BUILD/empty.so" off /bin/true)
 	[[ $floor == *execve* ]] || { echo "no floor: $floor"; false; }
 	for mode in off "${CW_MODES[@]}"; do
 		run -0 syscall_names "$CW_PRELOAD" "$mode" /bin/true
-		[[ $output == "$floor" ]] ||
-			{ printf 'mode %s, empty library:\n%s\nthe shim:\n%s\n' "$mode" "$floor" "$output"; false; }
+		extra=$(comm -13 <(echo "$floor") <(echo "$output") | xargs)
+		fewer=$(comm -23 <(echo "$floor") <(echo "$output") | xargs)
+		[[ -z $extra && $fewer == "mmap mmap mprotect" ]] ||
+			{ printf 'mode %s: more than the empty library: %s; fewer: %s\n' "$mode" "$extra" "$fewer"; false; }
 		run -0 lookups "$mode" /bin/true
 		[[ -z $output ]] || { echo "mode $mode looked up: $output"; false; }
 		run -0 calls "$mode" /bin/true
