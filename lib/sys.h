@@ -60,9 +60,9 @@
  * names of its variables and modes). Kept together, so that a process
  * touches one page of the shim's rather than one per module: a page
  * touched is a fault, and faults are most of what a fork costs. The
- * linker places this section right after .data, on the page of the GOT
- * the loader writes anyway; that is where the build puts it today
- * (readelf -S), not a promise of the ABI.
+ * linker places this section right after .data, on the one writable page,
+ * which the loader writes anyway (the Makefile links without RELRO); that
+ * is where the build puts it today (readelf -S), not a promise of the ABI.
  */
 #define CW_HOT __attribute__((section("cw_hot")))
 /*
