@@ -109,6 +109,21 @@ calls()
 	done
 }
 
+# The loader writes the shim's GOT and .dynamic in every process, and the
+# shim's state (CW_HOT) sits beside them: one page copied, as long as the
+# writable segment fits in one (Makefile). Past it, every process pays a
+# second copy, which no system call shows.
+@test "the shim's writable segment, GOT and state together, lies on one page" {
+	not_sanitized "instrumented globals and their redzones are larger"
+	need readelf
+	local rw vaddr memsz
+	rw=$(readelf -lW "$CW_LIB" | awk '$1 == "LOAD" && $7 == "RW" { print $3, $6 }')
+	[[ $rw == 0x* ]] || { echo "no writable segment: $rw"; false; }
+	read -r vaddr memsz <<<"$rw"
+	(((vaddr % 4096) + memsz <= 4096)) ||
+		{ echo "writable segment at $vaddr, $memsz bytes: more than one page"; false; }
+}
+
 # Each page of code a process runs costs it: a fault where its page table
 # does not map it yet (a forked child's maps none of a library's code), and
 # on a host that shadows page tables, the hypervisor's mapping of it. The
